@@ -1,0 +1,22 @@
+# Two commands on a fresh machine: `make train` (set up, train on the embedded digits data)
+# and `make test` (set up, run every test). torch==2.13.0 is installed before the package:
+# an unpinned torch would pull a multi-GB CUDA build.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.optkit-installed
+
+.PHONY: setup train test
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(PY) train.py $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
