@@ -1,0 +1,179 @@
+"""Entry points: `train.py` / `optkit-train`, and the config check that runs before Hydra.
+
+Hydra reports a bad override with a multi-line message and exit status 1, after it may
+already have created the run directory. optkit composes every job of the command line
+first (each combination of a `-m` sweep) and validates it, so a typo anywhere prints one
+line (`optkit: config error: <key>: <problem> (got ...; did you mean ...?)`) and exits 2
+before Hydra touches the disk. `--help`, `--hydra-help`, `--info` and shell completion
+skip the check; `--cfg` only composes (so the config can always be printed).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from typing import Any, Callable, Optional
+
+import hydra
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, ValueType
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from optkit.config import CONF_DIR
+from optkit.errors import ConfigError, exit_config_error
+
+CONFIG_NAME = "train"
+MAX_CHECKED_JOBS = 64  # larger sweeps check every value once instead of every combination
+
+
+def list_groups(conf_dir=CONF_DIR) -> str:
+    """The `--help` menu: each config group under conf/ with its options."""
+    lines = []
+    for group in sorted(p for p in conf_dir.iterdir() if p.is_dir() and p.name != "hydra"):
+        options = sorted(p.stem for p in group.glob("*.yaml"))
+        prefix = "+" if group.name == "experiment" else ""
+        lines.append(f"  {prefix}{group.name}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+OmegaConf.register_new_resolver("optkit_groups", list_groups, replace=True)
+
+
+# --- turning Hydra's exceptions into one line -----------------------------------------------
+
+
+def config_error_from_hydra(err: Exception, overrides: list[str]) -> ConfigError:
+    """The `ConfigError` that says what Hydra's `err` says, naming the key."""
+    if isinstance(err, MissingConfigException):
+        missing = str(err.missing_cfg_file or "")
+        group, _, option = missing.rpartition("/")
+        return ConfigError(group or "config", "unknown option", option, err.options or [])
+    cause = err.__cause__ or err.__context__
+    if isinstance(cause, OmegaConfBaseException) or isinstance(err, OmegaConfBaseException):
+        oc = cause if isinstance(cause, OmegaConfBaseException) else err
+        key = oc.full_key or str(getattr(oc, "key", "") or "config")
+        value = override_value(key, overrides)
+        parent = getattr(oc, "parent_node", None)
+        text = str(oc.msg if hasattr(oc, "msg") else oc).splitlines()[0]
+        if "not in" in text or "not in struct" in text:
+            choices = [str(k) for k in parent.keys()] if isinstance(parent, DictConfig) else []
+            return ConfigError(key, "unknown key", key.rsplit(".", 1)[-1], choices)
+        return ConfigError(key, text, value)
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if text.startswith("Could not override '"):
+        key = text.split("'")[1]
+        return ConfigError(key, "cannot be overridden here", override_value(key, overrides))
+    return ConfigError("command line", text)
+
+
+def override_value(key: str, overrides: list[str]) -> Any:
+    for item in overrides:
+        name, sep, value = item.lstrip("+~").partition("=")
+        if sep and name == key:
+            return value
+    return None
+
+
+# --- which jobs a command line asks for ------------------------------------------------------
+
+
+def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """Each job's override list. Sweeps over choices and ranges are expanded (all
+    combinations up to MAX_CHECKED_JOBS, else each value once); interval sweeps, which only
+    a sweeper can sample, are left out of the check."""
+    parsed: list[Override] = OverridesParser.create().parse_overrides(overrides)
+    fixed: list[str] = []
+    swept: list[list[str]] = []
+    for override in parsed:
+        if not (multirun and override.is_sweep_override()):
+            fixed.append(override.input_line)
+            continue
+        if override.value_type == ValueType.INTERVAL_SWEEP:
+            continue
+        key = override.get_key_element()
+        swept.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+    if not swept:
+        return [fixed]
+    total = 1
+    for values in swept:
+        total *= len(values)
+    if total <= MAX_CHECKED_JOBS:
+        return [fixed + list(combo) for combo in itertools.product(*swept)]
+    firsts = [values[0] for values in swept]
+    jobs = []
+    for i, values in enumerate(swept):
+        for value in values:
+            jobs.append(fixed + firsts[:i] + [value] + firsts[i + 1 :])
+    return jobs
+
+
+def check_command_line(argv: list[str], validate_jobs: bool = True) -> None:
+    """Compose (and validate) every job of `argv`; raise `ConfigError` on the first problem."""
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path, get_args_parser
+
+    args = get_args_parser().parse_args(argv)
+    if args.help or args.hydra_help or args.shell_completion or args.info is not None:
+        return
+    search_path = create_config_search_path(str(CONF_DIR))
+    if args.config_dir is not None:
+        search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
+    config_name = args.config_name or CONFIG_NAME
+    overrides = list(args.overrides)
+    try:
+        jobs = job_overrides(overrides, args.multirun)
+    except HydraException as err:
+        raise ConfigError("command line", str(err).strip().splitlines()[0]) from None
+    GlobalHydra.instance().clear()
+    app = Hydra.create_main_hydra2(task_name=CONFIG_NAME, config_search_path=search_path)
+    try:
+        for job in jobs:
+            try:
+                cfg = app.compose_config(config_name, job, run_mode=RunMode.RUN, with_log_configuration=False)
+            except (HydraException, OmegaConfBaseException, ValueError) as err:
+                raise config_error_from_hydra(err, job) from None
+            if validate_jobs and args.cfg is None:
+                from optkit import validate
+
+                validate.check(cfg)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def checked(main: Callable[[], Any]) -> Callable[[], Any]:
+    """Run the config check on sys.argv, then `main` (Hydra). ConfigError → one line, exit 2."""
+
+    def wrapper() -> Any:
+        try:
+            check_command_line(sys.argv[1:])
+            return main()
+        except ConfigError as err:
+            exit_config_error(err)
+
+    return wrapper
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name=CONFIG_NAME, version_base="1.3")
+def train_task(cfg: DictConfig) -> Optional[float]:
+    from optkit.train import run
+
+    try:
+        return run(cfg)
+    except ConfigError as err:
+        exit_config_error(err)
+
+
+train_main = checked(train_task)
+
+
+def plot_lr_main() -> None:
+    from optkit.plot_lr import main
+
+    main()

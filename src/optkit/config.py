@@ -1,0 +1,231 @@
+"""Structured configs: the types and defaults of every config group, in Hydra's ConfigStore.
+
+The root schema `TrainConfig` types the fixed groups (paramwise, grad, trainer, logging);
+each option of a group whose fields depend on the option (model, data, schedule, warmup)
+starts from a schema registered under `schema/` (`defaults: [/schema/<group>/<option>@_here_]`).
+YAML files only pick options and recipe values, so a default lives in exactly one place: a
+dataclass below or, for schedules and warmup, the policy dataclass itself (`target_schema`
+derives the config from its fields). Optimizers are the
+exception: their YAML files list torch's own keyword arguments, checked against the
+installed torch by `tests/test_optim_configs.py`.
+
+This module must not import torch: `train.py --help` stays fast.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from optkit import schedule
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+# --- model -----------------------------------------------------------------------------
+# Input shape and class count come from the data set, not from here.
+
+
+@dataclass
+class MLPConfig:
+    _target_: str = "optkit.models.MLP"
+    hidden: List[int] = field(default_factory=lambda: [256, 256])
+    dropout: float = 0.0
+
+
+@dataclass
+class CNNConfig:
+    """Small conv net holding every layer kind paramwise rules treat specially."""
+
+    _target_: str = "optkit.models.SmallCNN"
+    channels: List[int] = field(default_factory=lambda: [32, 64])
+    dropout: float = 0.1
+
+
+@dataclass
+class ResNetConfig:
+    """CIFAR-style ResNet: depth 20 (3 stages of basic blocks) or 18 (4 stages, [2,2,2,2])."""
+
+    _target_: str = "optkit.models.ResNet"
+    depth: int = 20
+    width: int = 16
+
+
+@dataclass
+class ViTTinyConfig:
+    """Parameters named `backbone.cls_token`, `backbone.pos_embed`, `backbone.blocks.N.*`,
+    `head.*`, so the tutorial's custom_keys apply verbatim."""
+
+    _target_: str = "optkit.models.ViT"
+    patch_size: int = 2
+    embed_dim: int = 64
+    depth: int = 4
+    num_heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.0
+
+
+# --- data ------------------------------------------------------------------------------
+# Data sets live in memory (on the training device) and are batched by index permutation.
+
+
+@dataclass
+class DataConfig:
+    _target_: str = MISSING
+    batch_size: int = 64  # MMCV data.samples_per_gpu: per process, per micro-batch
+    shuffle: bool = True
+    drop_last: bool = False  # mmcls trains with drop_last=False
+    val_batch_size: int = 512
+
+
+@dataclass
+class DigitsConfig(DataConfig):
+    """scikit-learn's bundled 8×8 digits (1797 images): the embedded default."""
+
+    _target_: str = "optkit.data.load_digits"
+    val_fraction: float = 0.2
+    split_seed: int = 0  # the train/val split is fixed by this, not by trainer.seed
+
+
+@dataclass
+class SyntheticConfig(DataConfig):
+    """Gaussian inputs labelled by a fixed random teacher network: learnable, any size."""
+
+    _target_: str = "optkit.data.load_synthetic"
+    num_train: int = 4096
+    num_val: int = 1024
+    shape: List[int] = field(default_factory=lambda: [1, 8, 8])
+    num_classes: int = 10
+    seed: int = 0
+
+
+@dataclass
+class Cifar10Config(DataConfig):
+    """CIFAR-10 python-pickle batches (`cifar-10-batches-py`) read from a local directory."""
+
+    _target_: str = "optkit.data.load_cifar10"
+    root: Optional[str] = None  # directory holding data_batch_1..5 and test_batch
+    augment: bool = True  # random crop (pad 4) and horizontal flip, on the device
+    batch_size: int = 128
+
+
+# --- optimizer step --------------------------------------------------------------------
+
+
+@dataclass
+class ClipConfig:
+    """MMCV `optimizer_config.grad_clip` (torch.nn.utils.clip_grad_norm_ arguments)."""
+
+    max_norm: float = 35.0
+    norm_type: float = 2.0
+
+
+@dataclass
+class GradConfig:
+    clip: Optional[ClipConfig] = None  # `grad=clip` selects the tutorial's values
+    clip_value: Optional[float] = None  # elementwise clip_grad_value_
+    accumulate: int = 1  # MMCV GradientCumulativeOptimizerHook.cumulative_iters
+    remainder: str = "flush"  # last partial window: flush (exact big batch) | mmcv
+
+
+@dataclass
+class ParamwiseConfig:
+    """MMCV `paramwise_cfg`. A multiplier left at None is absent (as in MMCV, where the mere
+    presence of a decay multiplier without a base weight decay is an error)."""
+
+    bias_lr_mult: Optional[float] = None
+    bias_decay_mult: Optional[float] = None
+    norm_decay_mult: Optional[float] = None
+    dwconv_decay_mult: Optional[float] = None
+    dcn_offset_lr_mult: Optional[float] = None
+    bypass_duplicate: bool = False
+    custom_keys: Dict[str, Any] = field(default_factory=dict)  # {substring: {lr_mult, decay_mult}}
+
+
+# --- run -------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 30
+    max_iters: Optional[int] = None  # when set, bounds the run instead of max_epochs
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: Optional[str] = None  # bf16 | fp16 (CUDA, with GradScaler) | null
+    seed: int = 0
+    deterministic: bool = False  # torch.use_deterministic_algorithms: bitwise-exact resume
+    eval_every: int = 1  # epochs
+    ckpt_every: int = 1  # epochs, or optimizer steps when ckpt_by_epoch is false
+    ckpt_by_epoch: bool = True
+    resume: Optional[str] = "auto"  # auto (last.pt in the run dir, if any) | PATH | null
+    dry_run: bool = False  # print the param-group table and exit
+
+
+@dataclass
+class LoggingConfig:
+    log_every: int = 10  # optimizer steps between scalar logs (the only host syncs)
+    tensorboard: bool = True
+    progress: bool = True  # tqdm bar on a terminal
+
+
+@dataclass
+class OptimizerConstructorConfig:
+    """Any callable `(model, optimizer_cfg, paramwise_cfg) -> torch.optim.Optimizer`."""
+
+    _target_: str = "optkit.optim.default_constructor"
+    _partial_: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """The root: one field per config group plus MMCV's top-level keys."""
+
+    model: Any = MISSING
+    data: Any = MISSING
+    optimizer: Any = MISSING
+    schedule: Any = MISSING
+    warmup: Any = MISSING
+    momentum: Any = None
+    paramwise: ParamwiseConfig = field(default_factory=ParamwiseConfig)
+    grad: GradConfig = field(default_factory=GradConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    optimizer_constructor: OptimizerConstructorConfig = field(default_factory=OptimizerConstructorConfig)
+    custom_imports: List[str] = field(default_factory=list)  # modules imported before building
+    allow_failed_imports: bool = False
+
+
+# --- schemas derived from policy dataclasses --------------------------------------------
+
+
+def target_schema(cls: type, target: str) -> type:
+    """A structured config for dataclass `cls`: `_target_` plus its fields and defaults."""
+    hints = typing.get_type_hints(cls)
+    fields: list[tuple[str, Any, Any]] = [("_target_", str, field(default=target))]
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            default = field(default=f.default)
+        else:
+            default = field(default_factory=f.default_factory)
+        fields.append((f.name, hints[f.name], default))
+    return dataclasses.make_dataclass(f"{cls.__name__}Config", fields)
+
+
+def register() -> ConfigStore:
+    cs = ConfigStore.instance()
+    cs.store(name="schema_train", node=TrainConfig)
+    for name, node in {"mlp": MLPConfig, "cnn": CNNConfig, "resnet": ResNetConfig, "vit_tiny": ViTTinyConfig}.items():
+        cs.store(group="schema/model", name=name, node=node)
+    for name, node in {"digits": DigitsConfig, "synthetic": SyntheticConfig, "cifar10": Cifar10Config}.items():
+        cs.store(group="schema/data", name=name, node=node)
+    for name, policy in schedule.LR_POLICIES.items():
+        cs.store(group="schema/schedule", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
+    cs.store(group="schema/warmup", name="warmup", node=target_schema(schedule.Warmup, "optkit.schedule.Warmup"))
+    return cs
+
+
+register()

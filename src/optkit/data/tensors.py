@@ -1,0 +1,80 @@
+"""An in-memory data set: tensors on the training device, batched by index permutation.
+
+No DataLoader and no workers: a batch is `x[index]`, one gather on the device. The order
+of an epoch depends only on (seed, epoch), so a resumed run replays exactly the batches the
+interrupted one would have seen; under DDP each rank takes a strided shard of the same
+permutation, padded like `DistributedSampler` so every rank has the same number of batches.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+import torch
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class TensorSplit:
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.y.shape[0]
+
+    def to(self, device: torch.device) -> "TensorSplit":
+        return TensorSplit(self.x.to(device), self.y.to(device))
+
+
+@dataclass
+class Dataset:
+    """Train and validation splits plus what a model needs to know about them."""
+
+    train: TensorSplit
+    val: TensorSplit
+    in_shape: tuple[int, ...]
+    num_classes: int
+    train_transform: Optional[Transform] = None  # per training batch, on stored values (augmentation)
+    input_transform: Optional[Transform] = None  # per batch, stored → model input (uint8 → normalised)
+
+    def train_batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training micro-batch: gathered, converted, augmented."""
+        x = self.train.x[index]
+        if self.train_transform is not None:
+            x = self.train_transform(x)
+        if self.input_transform is not None:
+            x = self.input_transform(x)
+        return x, self.train.y[index]
+
+    def to(self, device: torch.device) -> "Dataset":
+        return Dataset(self.train.to(device), self.val.to(device), self.in_shape, self.num_classes,
+                       self.train_transform, self.input_transform)
+
+
+def epoch_order(n: int, epoch: int, seed: int, shuffle: bool) -> torch.Tensor:
+    """The sample order of an epoch: a function of (seed, epoch) only."""
+    if not shuffle:
+        return torch.arange(n)
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator)
+
+
+def shard(order: torch.Tensor, rank: int, world: int) -> torch.Tensor:
+    """This rank's strided share of `order`, padded by wrapping as DistributedSampler does."""
+    if world == 1:
+        return order
+    total = math.ceil(len(order) / world) * world
+    padded = torch.cat([order, order[: total - len(order)]]) if total > len(order) else order
+    return padded[rank:total:world]
+
+
+def batch_slices(n: int, batch_size: int, drop_last: bool) -> list[slice]:
+    stop = n - n % batch_size if drop_last else n
+    return [slice(i, min(i + batch_size, n)) for i in range(0, stop, batch_size)]
+
+
+def eval_batches(split: TensorSplit, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for s in batch_slices(len(split), batch_size, drop_last=False):
+        yield split.x[s], split.y[s]

@@ -1,0 +1,75 @@
+"""optkit's exceptions. The entry points turn a `ConfigError` into one line and exit 2.
+
+Every message has the form
+``optkit: config error: <key>: <problem> (got <value>; did you mean <nearest>?)``
+so that a typo deep in a sweep is explained without a traceback.
+"""
+from __future__ import annotations
+
+import difflib
+import sys
+from typing import Any, Iterable, NoReturn
+
+EXIT_CONFIG_ERROR = 2
+_UNSET = object()
+
+
+class OptkitError(Exception):
+    """Base class of every error optkit raises on purpose."""
+
+
+class ConfigError(OptkitError):
+    """A configuration value that optkit cannot run with."""
+
+    def __init__(
+        self,
+        key: str,
+        problem: str,
+        got: Any = _UNSET,
+        choices: Iterable[str] = (),
+    ) -> None:
+        self.key = key
+        self.problem = problem
+        self.got = got
+        self.choices = [str(c) for c in choices]
+        super().__init__(self.message())
+
+    def under(self, prefix: str) -> "ConfigError":
+        """The same error with its key placed under a config node (`min_lr` → `schedule.min_lr`)."""
+        return ConfigError(f"{prefix}.{self.key}", self.problem, self.got, self.choices)
+
+    def message(self) -> str:
+        details = []
+        if self.got is not _UNSET:
+            details.append(f"got {format_value(self.got)}")
+        if self.choices:
+            close = nearest(self.got if self.got is not _UNSET else self.key, self.choices)
+            details.append(f"did you mean {', '.join(close)}?")
+        tail = f" ({'; '.join(details)})" if details else ""
+        return f"{self.key}: {self.problem}{tail}"
+
+
+class CheckpointError(OptkitError):
+    """A checkpoint that cannot be loaded or does not fit the current run."""
+
+
+def format_value(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def nearest(value: Any, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The closest valid names to `value`; all of them (up to `n`) when none is close."""
+    choices = list(choices)
+    close = difflib.get_close_matches(str(value), choices, n=n, cutoff=0.5)
+    return close or choices[:n] + (["..."] if len(choices) > n else [])
+
+
+def warn(text: str) -> None:
+    """A legal but suspicious setting: one line on stderr, and the run goes on."""
+    print(f"optkit: warning: {text}", file=sys.stderr)
+
+
+def exit_config_error(err: ConfigError) -> NoReturn:
+    print(f"optkit: config error: {err.message()}", file=sys.stderr)
+    sys.exit(EXIT_CONFIG_ERROR)

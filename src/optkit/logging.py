@@ -1,0 +1,112 @@
+"""What a run reports: TensorBoard scalars, `metrics.jsonl`, a progress bar, hparams.
+
+Scalars (TensorBoard tag = JSON key): `train/loss`, `train/lr/<group>`,
+`train/momentum/<group>`, `train/grad_norm`, `train/samples_per_s`, `val/loss`, `val/acc`.
+Only the main process (rank 0) writes anything.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config → {"optimizer.lr": 0.1, ...} with TensorBoard-friendly values."""
+    flat: dict[str, Any] = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+class RunLogger:
+    def __init__(self, run_dir: Path, *, enabled: bool, tensorboard: bool, progress: bool,
+                 total_steps: int, initial_step: int) -> None:
+        self.enabled = enabled
+        self.run_dir = Path(run_dir)
+        self.writer = None
+        self.jsonl = None
+        self.bar = None
+        if not enabled:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.jsonl = (self.run_dir / "metrics.jsonl").open("a", buffering=1)
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+        if progress and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True)
+
+    def scalars(self, step: int, values: Mapping[str, float], kind: str = "train") -> None:
+        if not self.enabled:
+            return
+        assert self.jsonl is not None
+        self.jsonl.write(json.dumps({"step": step, "kind": kind, **values}) + "\n")
+        if self.writer is not None:
+            for tag, value in values.items():
+                self.writer.add_scalar(tag, value, step)
+
+    def progress(self, step: int, postfix: Mapping[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+
+    def message(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.write(text)
+        else:
+            print(text, flush=True)
+
+    def hparams(self, cfg: DictConfig, metrics: Mapping[str, float]) -> None:
+        """The flattened config in the same event file (HParams tab); `metrics` names scalar
+        tags already logged (`val/acc`), whose values the tab shows per run."""
+        if self.writer is None:
+            return
+        from torch.utils.tensorboard.summary import hparams
+
+        flat = flatten(OmegaConf.to_container(cfg, resolve=True))
+        exp, ssi, sei = hparams(flat, dict(metrics))
+        file_writer = self.writer._get_file_writer()
+        for summary in (exp, ssi, sei):
+            file_writer.add_summary(summary)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
+
+
+class Throughput:
+    """Samples per second between two log points (wall clock, host side)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.samples = 0
+
+    def add(self, samples: int) -> None:
+        self.samples += samples
+
+    def rate(self) -> Optional[float]:
+        now = time.perf_counter()
+        elapsed = now - self.start
+        rate = self.samples / elapsed if elapsed > 0 else None
+        self.start, self.samples = now, 0
+        return rate

@@ -1,0 +1,109 @@
+"""Checks of a composed config, in one place, before anything is built or written.
+
+Hydra's schema already rejects unknown keys and wrong types; this adds ranges, choices
+and cross-field rules, and builds the (cheap, torch-free) schedule objects so their own
+checks run too. Each problem is one `ConfigError` naming the key.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+from typing import Any
+
+from hydra.utils import get_object
+from omegaconf import DictConfig
+
+from optkit.errors import ConfigError, warn
+from optkit.instantiate import instantiate_at
+
+DEVICES = ("auto", "cpu", "cuda")
+AMP = ("bf16", "fp16")
+REMAINDERS = ("flush", "mmcv")
+
+
+def positive(key: str, value: Any, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or isinstance(value, bool) or not value > 0:
+        raise ConfigError(key, "must be > 0", value)
+
+
+def check_choice(key: str, value: Any, choices: tuple, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value not in choices:
+        raise ConfigError(key, "unknown value", value, [str(c) for c in choices])
+
+
+def check_trainer(t: DictConfig) -> None:
+    positive("trainer.max_epochs", t.max_epochs)
+    positive("trainer.max_iters", t.max_iters, allow_none=True)
+    device = str(t.device)
+    if device.split(":")[0] not in DEVICES or (device.startswith("cuda:") and not device[5:].isdigit()):
+        raise ConfigError("trainer.device", "unknown device", t.device, [*DEVICES, "cuda:0"])
+    check_choice("trainer.amp", t.amp, AMP, allow_none=True)
+    positive("trainer.eval_every", t.eval_every)
+    positive("trainer.ckpt_every", t.ckpt_every)
+
+
+def check_grad(g: DictConfig) -> None:
+    positive("grad.accumulate", g.accumulate)
+    check_choice("grad.remainder", g.remainder, REMAINDERS)
+    positive("grad.clip_value", g.clip_value, allow_none=True)
+    if g.clip is not None:
+        positive("grad.clip.max_norm", g.clip.max_norm)
+        positive("grad.clip.norm_type", g.clip.norm_type)
+
+
+def check_target_kwargs(key: str, node: DictConfig) -> None:
+    """Every key of a `_target_` node must be an argument of the target."""
+    target = get_object(node._target_)
+    signature = inspect.signature(target)
+    params = signature.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [name for name in params if name not in ("self", "params")]
+    for name in node:
+        if not str(name).startswith("_") and name not in params:
+            raise ConfigError(f"{key}.{name}", f"not an argument of {node._target_}", name, valid)
+
+
+def check_optimizer(o: DictConfig) -> None:
+    try:
+        check_target_kwargs("optimizer", o)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ConfigError("optimizer._target_", f"cannot import ({err})", o.get("_target_")) from None
+    if "lr" in o:
+        positive("optimizer.lr", o.lr)
+    if "momentum" in o and not 0 <= o.momentum < 1:
+        raise ConfigError("optimizer.momentum", "must be in [0, 1)", o.momentum)
+    if "betas" in o and not all(0 <= b < 1 for b in o.betas):
+        raise ConfigError("optimizer.betas", "each must be in [0, 1)", list(o.betas))
+    if o.get("weight_decay") is not None and (o.weight_decay < 0 or math.isnan(o.weight_decay)):
+        raise ConfigError("optimizer.weight_decay", "must be >= 0", o.weight_decay)
+
+
+def import_custom_modules(cfg: DictConfig) -> None:
+    """MMCV `custom_imports`: import exactly these modules (nothing is eval'ed); with
+    `allow_failed_imports` a failing import is a warning instead of an error."""
+    for name in cfg.custom_imports:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            if not cfg.allow_failed_imports:
+                raise ConfigError("custom_imports", f"cannot import ({err})", name) from None
+            warn(f"custom_imports: {name} failed to import ({err})")
+
+
+def check(cfg: DictConfig) -> None:
+    """Raise the first `ConfigError` in `cfg`; return None when it can run."""
+    import_custom_modules(cfg)
+    check_trainer(cfg.trainer)
+    check_grad(cfg.grad)
+    positive("data.batch_size", cfg.data.batch_size)
+    positive("logging.log_every", cfg.logging.log_every)
+    check_optimizer(cfg.optimizer)
+    for key in ("schedule", "warmup", "momentum"):
+        if cfg.get(key) is not None:
+            instantiate_at(key, cfg[key])
