@@ -46,7 +46,17 @@ OmegaConf.register_new_resolver("optkit_groups", list_groups, replace=True)
 # --- turning Hydra's exceptions into one line -----------------------------------------------
 
 
-def config_error_from_hydra(err: Exception, overrides: list[str]) -> ConfigError:
+def culprit(app: Any, config_name: str, job: list[str]) -> Optional[str]:
+    """The first override of `job` that makes composition fail (error path only)."""
+    for i in range(len(job)):
+        try:
+            app.compose_config(config_name, job[: i + 1], run_mode=RunMode.RUN, with_log_configuration=False)
+        except Exception:
+            return job[i]
+    return None
+
+
+def config_error_from_hydra(err: Exception, overrides: list[str], bad: Optional[str] = None) -> ConfigError:
     """The `ConfigError` that says what Hydra's `err` says, naming the key."""
     if isinstance(err, MissingConfigException):
         missing = str(err.missing_cfg_file or "")
@@ -67,6 +77,11 @@ def config_error_from_hydra(err: Exception, overrides: list[str]) -> ConfigError
     if text.startswith("Could not override '"):
         key = text.split("'")[1]
         return ConfigError(key, "cannot be overridden here", override_value(key, overrides))
+    if bad is not None:
+        key, _, value = bad.lstrip("+~").partition("=")
+        if "NoneType" in text:
+            return ConfigError(key, "its parent is null here; set the whole node (e.g. grad=clip)", value)
+        return ConfigError(key, text, value)
     return ConfigError("command line", text)
 
 
@@ -134,8 +149,8 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> None:
         for job in jobs:
             try:
                 cfg = app.compose_config(config_name, job, run_mode=RunMode.RUN, with_log_configuration=False)
-            except (HydraException, OmegaConfBaseException, ValueError) as err:
-                raise config_error_from_hydra(err, job) from None
+            except Exception as err:  # Hydra, OmegaConf, or their internal assertions
+                raise config_error_from_hydra(err, job, culprit(app, config_name, job)) from None
             if validate_jobs and args.cfg is None:
                 from optkit import validate
 

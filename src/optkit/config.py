@@ -121,13 +121,15 @@ class Cifar10Config(DataConfig):
 class ClipConfig:
     """MMCV `optimizer_config.grad_clip` (torch.nn.utils.clip_grad_norm_ arguments)."""
 
-    max_norm: float = 35.0
-    norm_type: float = 2.0
+    max_norm: Optional[float] = None  # null: no clipping by norm
+    norm_type: float = 2.0  # any p > 0, or inf
 
 
 @dataclass
 class GradConfig:
-    clip: Optional[ClipConfig] = None  # `grad=clip` selects the tutorial's values
+    # `grad=clip` selects the tutorial's max_norm=35; `grad.clip=null` (MMCV `_delete_=True`) or
+    # `grad.clip.max_norm=null` turns clipping off.
+    clip: Optional[ClipConfig] = field(default_factory=ClipConfig)
     clip_value: Optional[float] = None  # elementwise clip_grad_value_
     accumulate: int = 1  # MMCV GradientCumulativeOptimizerHook.cumulative_iters
     remainder: str = "flush"  # last partial window: flush (exact big batch) | mmcv

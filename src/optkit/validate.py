@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from hydra.utils import get_object
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from optkit.errors import ConfigError, warn
 from optkit.instantiate import instantiate_at
@@ -52,7 +52,7 @@ def check_grad(g: DictConfig) -> None:
     check_choice("grad.remainder", g.remainder, REMAINDERS)
     positive("grad.clip_value", g.clip_value, allow_none=True)
     if g.clip is not None:
-        positive("grad.clip.max_norm", g.clip.max_norm)
+        positive("grad.clip.max_norm", g.clip.max_norm, allow_none=True)
         positive("grad.clip.norm_type", g.clip.norm_type)
 
 
@@ -65,8 +65,27 @@ def check_target_kwargs(key: str, node: DictConfig) -> None:
         return
     valid = [name for name in params if name not in ("self", "params")]
     for name in node:
-        if not str(name).startswith("_") and name not in params:
+        if str(name).startswith("_"):
+            continue
+        if name not in params:
             raise ConfigError(f"{key}.{name}", f"not an argument of {node._target_}", name, valid)
+        check_like_default(f"{key}.{name}", node[name], params[name].default)
+
+
+def check_like_default(key: str, value: Any, default: Any) -> None:
+    """A value must have the kind of its argument's default: bool, number or sequence."""
+    if value is None or default in (None, inspect.Parameter.empty):
+        return
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, (int, float)):
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif isinstance(default, (tuple, list)):
+        ok, kind = isinstance(value, (list, tuple, ListConfig)), f"a list like {list(default)}"
+    else:
+        return
+    if not ok:
+        raise ConfigError(key, f"must be {kind}", value)
 
 
 def check_optimizer(o: DictConfig) -> None:

@@ -15,7 +15,7 @@ def seeded_split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, 
 
 
 def standardise(train: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Subtract the training split's per-feature mean, divide by its global std."""
+    """Subtract the training split's per-feature mean, divide by the centred split's std."""
     mean = train.mean(dim=0, keepdim=True)
-    std = train.std().clamp_min(1e-6)
+    std = (train - mean).std().clamp_min(1e-6)
     return tuple((t - mean) / std for t in (train, *others))

@@ -1,0 +1,59 @@
+"""Atomic writes, weights_only loads, fallback from a corrupt last.pt, RNG round trip."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from optkit import checkpoint
+from optkit.errors import CheckpointError
+
+
+def test_save_last_keeps_the_previous_one(tmp_path):
+    checkpoint.save_last({"v": torch.tensor(1)}, tmp_path)
+    checkpoint.save_last({"v": torch.tensor(2)}, tmp_path)
+    assert checkpoint.load(tmp_path / "last.pt")["v"].item() == 2
+    assert checkpoint.load(tmp_path / "prev.pt")["v"].item() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "prev.pt"]
+
+
+def test_truncated_last_falls_back_to_prev(tmp_path, capsys):
+    checkpoint.save_last({"v": torch.tensor(1)}, tmp_path)
+    checkpoint.save_last({"v": torch.tensor(2)}, tmp_path)
+    data = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "last.pt").write_bytes(data[: len(data) // 2])
+    path, state = checkpoint.load_latest(tmp_path)
+    assert path.name == "prev.pt" and state["v"].item() == 1
+    assert "last.pt: cannot be loaded" in capsys.readouterr().err
+
+
+def test_loading_refuses_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError):
+        checkpoint.load(tmp_path / "evil.pt")
+
+
+def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
+    torch.manual_seed(3)
+    random.seed(3)
+    np.random.seed(3)
+    checkpoint.atomic_save({"rng": checkpoint.rng_state()}, tmp_path / "s.pt")
+    expected = (torch.rand(3), random.random(), np.random.rand())
+    torch.manual_seed(99)
+    random.seed(99)
+    np.random.seed(99)
+    checkpoint.set_rng_state(checkpoint.load(tmp_path / "s.pt")["rng"])
+    assert torch.equal(torch.rand(3), expected[0])
+    assert random.random() == expected[1] and np.random.rand() == expected[2]
+
+
+def test_no_temporary_file_is_left_when_saving_fails(tmp_path):
+    with pytest.raises(Exception):
+        checkpoint.atomic_save({"x": lambda: 0}, tmp_path / "bad.pt")
+    assert list(tmp_path.iterdir()) == []
