@@ -1,10 +1,10 @@
 """Structured configs: the types and defaults of every config group, in Hydra's ConfigStore.
 
 The root schema `TrainConfig` types the fixed groups (paramwise, grad, trainer, logging);
-each option of a group whose fields depend on the option (model, data, schedule, warmup)
+each option of a group whose fields depend on the option (model, data, schedule, warmup, momentum)
 starts from a schema registered under `schema/` (`defaults: [/schema/<group>/<option>@_here_]`).
 YAML files only pick options and recipe values, so a default lives in exactly one place: a
-dataclass below or, for schedules and warmup, the policy dataclass itself (`target_schema`
+dataclass below or, for schedules, warmup and momentum, the policy dataclass itself (`target_schema`
 derives the config from its fields). Optimizers are the
 exception: their YAML files list torch's own keyword arguments, checked against the
 installed torch by `tests/test_optim_configs.py`.
@@ -227,6 +227,8 @@ def register() -> ConfigStore:
     for name, policy in schedule.LR_POLICIES.items():
         cs.store(group="schema/schedule", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
     cs.store(group="schema/warmup", name="warmup", node=target_schema(schedule.Warmup, "optkit.schedule.Warmup"))
+    for name, policy in schedule.MOMENTUM_POLICIES.items():
+        cs.store(group="schema/momentum", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
     return cs
 
 
