@@ -62,16 +62,19 @@ def amp_setup(amp: Optional[str], device: torch.device) -> tuple[Callable[[], Co
     return (lambda: torch.autocast(device.type, dtype=dtype)), scaler
 
 
-def make_timeline(cfg: DictConfig, n_train: int, info: distributed.DistInfo) -> Timeline:
-    """Optimizer steps per epoch (this rank's micro-batches / accumulate) and in the run."""
-    shard_len = math.ceil(n_train / info.world_size)
-    num_batches = len(batch_slices(shard_len, cfg.data.batch_size, cfg.data.drop_last))
-    if num_batches == 0:
-        raise ConfigError("data.batch_size", f"larger than the {shard_len} training samples with drop_last",
-                          cfg.data.batch_size)
-    per_epoch = steps_per_epoch(num_batches, cfg.grad.accumulate)
-    max_iters = cfg.trainer.max_iters or cfg.trainer.max_epochs * per_epoch
-    return Timeline(per_epoch, max_iters)
+def make_timeline(cfg: DictConfig, n_train: int, info: distributed.DistInfo,
+                  iters_per_epoch: Optional[int] = None) -> Timeline:
+    """Optimizer steps per epoch (this rank's micro-batches / accumulate, unless given) and
+    in the run. `optkit.plot_lr` calls this too, with the data set's static size."""
+    if iters_per_epoch is None:
+        shard_len = math.ceil(n_train / info.world_size)
+        num_batches = len(batch_slices(shard_len, cfg.data.batch_size, cfg.data.drop_last))
+        if num_batches == 0:
+            raise ConfigError("data.batch_size", f"larger than the {shard_len} training samples with drop_last",
+                              cfg.data.batch_size)
+        iters_per_epoch = steps_per_epoch(num_batches, cfg.grad.accumulate)
+    max_iters = cfg.trainer.max_iters or cfg.trainer.max_epochs * iters_per_epoch
+    return Timeline(iters_per_epoch, max_iters)
 
 
 def output_dir() -> Path:

@@ -8,13 +8,15 @@ import numpy as np
 import torch
 
 from optkit.data.augment import random_crop_flip
-from optkit.data.tensors import Dataset, TensorSplit
+from optkit.data.tensors import DataInfo, Dataset, TensorSplit
 from optkit.errors import ConfigError
 
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_FILE = "test_batch"
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
+SHAPE = (3, 32, 32)
+NUM_TRAIN = 50_000  # 5 training batches of 10,000 images
 
 
 def find_batches_dir(root: Optional[str]) -> Path:
@@ -54,5 +56,9 @@ def load_cifar10(*, root: Optional[str], augment: bool, **_: object) -> Dataset:
     x_train = torch.cat([x for x, _ in train])
     y_train = torch.cat([y for _, y in train])
     x_val, y_val = read_batch(folder / TEST_FILE)
-    return Dataset(TensorSplit(x_train, y_train), TensorSplit(x_val, y_val), (3, 32, 32), 10,
+    return Dataset(TensorSplit(x_train, y_train), TensorSplit(x_val, y_val), SHAPE, 10,
                    train_transform=random_crop_flip if augment else None, input_transform=normalise)
+
+
+def describe_cifar10(**_: object) -> DataInfo:
+    return DataInfo(SHAPE, 10, NUM_TRAIN)

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from optkit.data.tensors import Dataset, TensorSplit
+from optkit.data.tensors import DataInfo, Dataset, TensorSplit
 
 
 def load_synthetic(*, num_train: int, num_val: int, shape: list[int], num_classes: int, seed: int,
@@ -23,3 +23,7 @@ def load_synthetic(*, num_train: int, num_val: int, shape: list[int], num_classe
     train = TensorSplit(x[:num_train], y[:num_train])
     val = TensorSplit(x[num_train:], y[num_train:])
     return Dataset(train, val, tuple(shape), num_classes)
+
+
+def describe_synthetic(*, num_train: int, shape: list[int], num_classes: int, **_: object) -> DataInfo:
+    return DataInfo(tuple(shape), num_classes, num_train)
