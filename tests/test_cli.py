@@ -9,7 +9,7 @@ from optkit.cli import job_overrides, list_groups
 def test_help_lists_groups_and_options(train_cli):
     out = train_cli(["--help"])
     assert out.returncode == 0
-    for line in ("optimizer: adam, adamw", "schedule: cosine, fixed, step", "warmup: constant, exp, linear, none",
+    for line in ("optimizer: adam, adamw", "schedule: cosine, cosine_restart, cyclic, exp, fixed", "warmup: constant, exp, linear, none",
                  "model: cnn, mlp, resnet, vit_tiny", "data: cifar10, digits, synthetic"):
         assert line.split(":")[0] in out.stdout and line.split(": ")[1] in out.stdout
 
