@@ -83,23 +83,23 @@ class Schedule:
             return None
         return momentum_curve(self.momentum_policy, momentum_bases(groups), steps, self.timeline)
 
-    def momentum_items(self, groups: Sequence[dict], steps: np.ndarray) -> Optional[list[list[tuple[str, Any]]]]:
-        """Per step, per group, the `(key, value)` a momentum policy writes; None without one.
+    def momentum_items(self, groups: Sequence[dict], steps: np.ndarray) -> Optional[tuple[list[str], list[list[Any]]]]:
+        """What a momentum policy writes: each group's key and, per group, its value at each
+        of `steps`; None without a policy.
 
-        `momentum` for SGD-like groups, `betas` with beta1 replaced (beta2 kept) for the Adam
-        family, as MMCV's `_set_momentum`.
+        The key is `momentum` for SGD-like groups; for the Adam family it is `betas` and the
+        value the tuple with beta1 replaced (beta2 kept), as MMCV's `_set_momentum`. One list
+        per group (not per step) keeps the garbage collector out of the scheduler's refills.
         """
         values = self.momentum(groups, steps)
         if values is None:
             return None
+        keys = [momentum_key(group) for group in groups]
         columns = []
-        for group, row in zip(groups, values.tolist()):
-            if momentum_key(group) == "momentum":
-                columns.append([("momentum", value) for value in row])
-            else:
-                beta2 = group["betas"][1]
-                columns.append([("betas", (value, beta2)) for value in row])
-        return [list(items) for items in zip(*columns)]
+        for group, key, row in zip(groups, keys, values.tolist()):
+            beta2 = group["betas"][1] if key == "betas" else None
+            columns.append(row if key == "momentum" else [(value, beta2) for value in row])
+        return keys, columns
 
     def check_groups(self, groups: Sequence[dict]) -> None:
         """What can only be checked against the optimizer's param groups: per-group lists,

@@ -17,8 +17,8 @@ class Scheduler:
     `initial_lr` as MMCV and torch do, so paramwise multipliers survive every policy and a
     resumed optimizer keeps its original bases; with a momentum policy the base momentum
     is kept in `initial_momentum` likewise (MMCV `MomentumUpdaterHook.before_run`).
-    Values are computed `CHUNK` steps at a time; one step then costs one list lookup and
-    one dict write per group and value, with nothing allocated.
+    Values are computed `CHUNK` steps at a time, one list per group; one step then costs
+    one list lookup and one dict write per group and value, with nothing allocated.
     """
 
     CHUNK = 1024
@@ -32,31 +32,36 @@ class Scheduler:
             for group in self.groups:
                 group.setdefault("initial_momentum", current_momentum(group))
         self._start = self._stop = 0
-        self._lr: list[list[float]] = []
-        self._momentum: list[list[tuple[str, Any]]] | None = None
+        self._lr: list[list[float]] = []  # [group][step - start]
+        self._keys: list[str] = []
+        self._momentum: list[list[Any]] | None = None  # [group][step - start]
 
     def apply(self, step: int) -> None:
         if not self._start <= step < self._stop:
             self._fill(step)
         row = step - self._start
-        for group, lr in zip(self.groups, self._lr[row]):
-            group["lr"] = lr
+        for group, lrs in zip(self.groups, self._lr):
+            group["lr"] = lrs[row]
         if self._momentum is not None:
-            for group, (key, value) in zip(self.groups, self._momentum[row]):
-                group[key] = value
+            for group, key, values in zip(self.groups, self._keys, self._momentum):
+                group[key] = values[row]
 
     def values(self, step: int) -> list[dict[str, Any]]:
         """What `apply(step)` writes, per group (for logging and tests)."""
         if not self._start <= step < self._stop:
             self._fill(step)
         row = step - self._start
-        momentum = self._momentum[row] if self._momentum is not None else [None] * len(self.groups)
-        return [{"lr": lr, **dict([item] if item else [])} for lr, item in zip(self._lr[row], momentum)]
+        written = [{"lr": lrs[row]} for lrs in self._lr]
+        if self._momentum is not None:
+            for values, key, column in zip(written, self._keys, self._momentum):
+                values[key] = column[row]
+        return written
 
     def _fill(self, step: int) -> None:
         start = step - step % self.CHUNK
         last = self.schedule.timeline.max_iters - 1
         steps = np.minimum(np.arange(start, start + self.CHUNK), max(last, 0))
-        self._lr = self.schedule.lr(self.base_lrs, steps).T.tolist()
-        self._momentum = self.schedule.momentum_items(self.groups, steps)
+        self._lr = self.schedule.lr(self.base_lrs, steps).tolist()  # one list per group
+        items = self.schedule.momentum_items(self.groups, steps)
+        self._keys, self._momentum = items if items is not None else ([], None)
         self._start, self._stop = start, start + self.CHUNK
