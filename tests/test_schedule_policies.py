@@ -130,3 +130,25 @@ def test_bad_schedule_exits_2_with_one_line(train_cli, tmp_path, args, key):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"optkit: config error: {key}:"), out.stderr
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def doc_commands() -> list[list[str]]:
+    """The `python train.py ...` lines of the ```bash blocks in docs/schedules.md."""
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "schedules.md").read_text()
+    blocks = [block.split("```", 1)[0] for block in text.split("```bash\n")[1:]]
+    return [line.split()[2:] for block in blocks for line in block.splitlines() if line.startswith("python train.py")]
+
+
+@pytest.mark.parametrize("overrides", doc_commands(), ids=lambda o: " ".join(o)[:60])
+def test_documented_tutorial_commands_compose_and_build(overrides):
+    from optkit.validate import check
+
+    cfg = compose_config(overrides)
+    check(cfg)
+    build_schedule(cfg, Timeline(iters_per_epoch=1252, max_iters=200 * 1252))
+
+
+def test_docs_show_the_tutorial_examples():
+    assert len(doc_commands()) == 6
