@@ -1,16 +1,19 @@
-"""MMCV's two annealing curves (`mmcv.runner.hooks.lr_updater.annealing_cos/_linear`) and
-the end point rule (`min_lr` or `min_lr_ratio`) shared by the annealing policies.
+"""MMCV's two annealing curves (`mmcv.runner.hooks.lr_updater.annealing_cos/_linear`), the
+end point rule (`min_lr` or `min_lr_ratio`), and the base of the policies that anneal to it.
 
 Written with numpy ufuncs so that the same expression evaluates one value or a whole
 curve (`factor` may be an array).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from optkit.errors import ConfigError
+from optkit.schedule.momentum import MomentumPolicy
+from optkit.schedule.policy import LrPolicy
 
 
 def cosine_anneal(start, end, factor, weight=1.0):
@@ -51,3 +54,38 @@ def one_target(minimum: Optional[float], ratio: Optional[float], name: str = "mi
     if ratio is not None and ratio < 0:
         raise ConfigError(f"{name}_ratio", "must be >= 0", ratio)
     return 0.0 if minimum is None and ratio is None else ratio
+
+
+@dataclass
+class Annealing(LrPolicy):
+    """An lr policy that anneals each group from its base to `target(base)`: `curve(base,
+    target, progress / total)` (cosine unless a subclass says otherwise)."""
+
+    min_lr: Optional[float] = None
+    min_lr_ratio: Optional[float] = None
+    curve = staticmethod(cosine_anneal)
+
+    def __post_init__(self) -> None:
+        self.min_lr_ratio = one_target(self.min_lr, self.min_lr_ratio)
+
+    def target(self, base):
+        return anneal_target(base, self.min_lr, self.min_lr_ratio)
+
+    def lr(self, base, progress, total):
+        return self.curve(base, self.target(base), progress / total)
+
+
+@dataclass
+class AnnealingMomentum(MomentumPolicy):
+    """The momentum twin of `Annealing`: target `min_momentum` or `base · min_momentum_ratio`."""
+
+    min_momentum: Optional[float] = None
+    min_momentum_ratio: Optional[float] = None
+    curve = staticmethod(cosine_anneal)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.min_momentum_ratio = one_target(self.min_momentum, self.min_momentum_ratio, "min_momentum")
+
+    def momentum(self, base, progress, total):
+        return self.curve(base, anneal_target(base, self.min_momentum, self.min_momentum_ratio), progress / total)

@@ -6,13 +6,13 @@ from typing import List, Optional
 import numpy as np
 
 from optkit.errors import ConfigError
-from optkit.schedule.anneal import anneal_target, cosine_anneal, one_target
-from optkit.schedule.policy import LrPolicy, as_float_list, required
+from optkit.schedule.anneal import Annealing, cosine_anneal
+from optkit.schedule.policy import as_float_list, required
 from optkit.schedule.timeline import Timeline
 
 
 @dataclass
-class CosineRestart(LrPolicy):
+class CosineRestart(Annealing):
     """MMCV `CosineRestartLrUpdaterHook`: cosine annealing restarted after each period.
 
     With cumulative periods C and k the first index with progress < C[k], start = C[k−1]
@@ -25,10 +25,9 @@ class CosineRestart(LrPolicy):
 
     periods: Optional[List[int]] = None  # required
     restart_weights: List[float] = field(default_factory=lambda: [1.0])
-    min_lr: Optional[float] = None
-    min_lr_ratio: Optional[float] = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         periods = list(required(self.periods, "periods", "schedule=cosine_restart"))
         if not periods or any(isinstance(p, bool) or not isinstance(p, int) or p <= 0 for p in periods):
             raise ConfigError("periods", "must be a non-empty list of positive ints", periods)
@@ -37,7 +36,6 @@ class CosineRestart(LrPolicy):
         if len(self.restart_weights) != len(periods):
             raise ConfigError("restart_weights", f"needs one weight per period ({len(periods)})",
                               self.restart_weights)
-        self.min_lr_ratio = one_target(self.min_lr, self.min_lr_ratio)
 
     def check(self, timeline: Timeline) -> None:
         total = timeline.max_epochs if self.by_epoch else timeline.max_iters
@@ -51,4 +49,4 @@ class CosineRestart(LrPolicy):
         start = np.where(k == 0, 0, ends[k - 1])
         alpha = np.minimum((progress - start) / np.asarray(self.periods)[k], 1)
         weight = np.asarray(self.restart_weights)[k]
-        return cosine_anneal(base, anneal_target(base, self.min_lr, self.min_lr_ratio), alpha, weight)
+        return cosine_anneal(base, self.target(base), alpha, weight)

@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
 from optkit.errors import ConfigError
-from optkit.schedule.anneal import anneal_target, cosine_anneal, one_target
-from optkit.schedule.policy import LrPolicy
+from optkit.schedule.anneal import Annealing, cosine_anneal
 
 
 @dataclass
-class FlatCosineAnnealing(LrPolicy):
+class FlatCosineAnnealing(Annealing):
     """MMCV `FlatCosineAnnealingLrUpdaterHook` (fastai's flat-cos): the base lr until
     `start = round(total · start_percent)`, then `cosanneal(base, target, (p − start)/(total − start))`.
 
@@ -20,16 +18,13 @@ class FlatCosineAnnealing(LrPolicy):
     """
 
     start_percent: float = 0.75
-    min_lr: Optional[float] = None
-    min_lr_ratio: Optional[float] = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0 <= self.start_percent <= 1:
             raise ConfigError("start_percent", "must be in [0, 1]", self.start_percent)
-        self.min_lr_ratio = one_target(self.min_lr, self.min_lr_ratio)
 
     def lr(self, base, progress, total):
         start = round(total * self.start_percent)
-        target = anneal_target(base, self.min_lr, self.min_lr_ratio)
-        annealed = cosine_anneal(base, target, (progress - start) / max(total - start, 1))
+        annealed = cosine_anneal(base, self.target(base), (progress - start) / max(total - start, 1))
         return np.where(progress < start, base, annealed)

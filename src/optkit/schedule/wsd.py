@@ -1,19 +1,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
 from optkit.errors import ConfigError
-from optkit.schedule.anneal import anneal_target, cosine_anneal, linear_anneal, one_target
-from optkit.schedule.policy import LrPolicy
+from optkit.schedule.anneal import Annealing, cosine_anneal, linear_anneal
 
 SHAPES = ("linear", "cosine", "sqrt")
 
 
 @dataclass
-class WSD(LrPolicy):
+class WSD(Annealing):
     """Warmup-stable-decay (the trapezoid of MiniCPM and Hägele et al. 2024, "Scaling Laws
     and Compute-Optimal Training Beyond Fixed Training Durations"); not an MMCV policy.
 
@@ -28,20 +26,18 @@ class WSD(LrPolicy):
     by_epoch: bool = False
     decay_fraction: float = 0.2
     decay_shape: str = "linear"  # linear | cosine | sqrt
-    min_lr: Optional[float] = None
-    min_lr_ratio: Optional[float] = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0 <= self.decay_fraction <= 1:
             raise ConfigError("decay_fraction", "must be in [0, 1]", self.decay_fraction)
         if self.decay_shape not in SHAPES:
             raise ConfigError("decay_shape", "unknown decay shape", self.decay_shape, SHAPES)
-        self.min_lr_ratio = one_target(self.min_lr, self.min_lr_ratio)
 
     def lr(self, base, progress, total):
         start = total - round(total * self.decay_fraction)
         f = np.clip((progress - start) / max(total - start, 1), 0, 1)
-        target = anneal_target(base, self.min_lr, self.min_lr_ratio)
+        target = self.target(base)
         if self.decay_shape == "linear":
             decayed = linear_anneal(base, target, f)
         elif self.decay_shape == "cosine":
