@@ -43,6 +43,15 @@ def test_k_micro_batches_of_b_equal_one_batch_of_kb(tmp_path, recipe, data):
     assert max((big[k] - shorter[k]).abs().max() for k in big) > 1e-3  # 1e-6 is far below one epoch's change
 
 
+def test_tutorial_64_times_4_is_256(tmp_path):
+    """docs/grad.md: `data.batch_size=64 grad.accumulate=4` ≡ `data.batch_size=256`."""
+    common = [*RECIPES["sgd"], "trainer.max_epochs=3"]
+    small = final_weights(tmp_path, "small", [*common, "data.batch_size=64", "grad.accumulate=4"])
+    big = final_weights(tmp_path, "big", [*common, "data.batch_size=256"])
+    for key in big:
+        torch.testing.assert_close(small[key], big[key], rtol=0, atol=1e-6, msg=key)
+
+
 def test_windows_see_the_big_batches_samples_in_order():
     order = torch.randperm(1438, generator=torch.Generator().manual_seed(3))
     small = WindowPlan(tuple(batch_slices(1438, 16, False)), 4, "flush", max_iters=23).epoch(0, lambda e: order)

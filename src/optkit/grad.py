@@ -100,7 +100,7 @@ class WindowPlan:
         for j, span in enumerate(spans):
             batches = tuple(batch(g) for g in span)
             if self.remainder == "mmcv":
-                weights = (1 / len(span),) * len(span)
+                weights = (1 / len(span),) * len(span)  # 1/k, or 1/(max_iters % k) in the run's last window
                 windows.append(Window(batches, weights, schedule_step=span[-1]))
             else:
                 total = sum(len(b) for b in batches)
