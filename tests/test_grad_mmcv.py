@@ -113,3 +113,15 @@ def test_mmcv_and_flush_agree_when_windows_fit_the_epoch(tmp_path):
         weights[remainder] = state["model"]
     for key, value in weights["flush"].items():
         assert torch.equal(value, weights["mmcv"][key]), key
+
+
+def test_windows_longer_than_an_epoch_run_through_the_loop(tmp_path):
+    """Digits in 3 micro-batches of ≤512 per epoch, k=4, 3 epochs: 9 micro-batches, steps
+    after micro-batches 3, 7 and 8; epoch 0 ends with no step, and is still evaluated."""
+    cfg = compose_config(["model=mlp", "data.batch_size=512", "grad.accumulate=4", "grad.remainder=mmcv",
+                          "trainer.max_epochs=3", "logging.tensorboard=false", "logging.progress=false"])
+    run(cfg, run_dir=tmp_path)
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "val"] == [0, 1, 3]
+    state = torch.load(tmp_path / checkpoint.LAST, weights_only=True)["progress"]
+    assert (state["step"], state["epoch"], state["epoch_step"]) == (3, 3, 0)
