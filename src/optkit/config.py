@@ -119,20 +119,28 @@ class Cifar10Config(DataConfig):
 
 @dataclass
 class ClipConfig:
-    """MMCV `optimizer_config.grad_clip` (torch.nn.utils.clip_grad_norm_ arguments)."""
+    """MMCV `optimizer_config.grad_clip` (torch.nn.utils.clip_grad_norm_ arguments), applied
+    once per optimizer step to the accumulated, AMP-unscaled gradient."""
 
-    max_norm: Optional[float] = None  # null: no clipping by norm
-    norm_type: float = 2.0  # any p > 0, or inf
+    max_norm: Optional[float] = None  # null: no clipping by norm (the pre-clip norm is still logged)
+    norm_type: float = 2.0  # any p > 0, or inf (largest |g|)
 
 
 @dataclass
 class GradConfig:
-    # `grad=clip` selects the tutorial's max_norm=35; `grad.clip=null` (MMCV `_delete_=True`) or
-    # `grad.clip.max_norm=null` turns clipping off.
+    """The optimizer step (docs/grad.md). `grad=clip` selects the tutorial's max_norm=35,
+    norm_type=2; `grad.clip=null` turns clipping off, Hydra's answer to MMCV's
+    `_delete_=True` (so does `grad.clip.max_norm=null`)."""
+
     clip: Optional[ClipConfig] = field(default_factory=ClipConfig)
-    clip_value: Optional[float] = None  # elementwise clip_grad_value_
-    accumulate: int = 1  # MMCV GradientCumulativeOptimizerHook.cumulative_iters
-    remainder: str = "flush"  # last partial window: flush (exact big batch) | mmcv
+    clip_value: Optional[float] = None  # elementwise clip_grad_value_, after the norm clip; null: off
+    accumulate: int = 1  # MMCV GradientCumulativeOptimizerHook.cumulative_iters: micro-batches per step
+    # Which micro-batches share a step, with what loss weight. flush: windows inside an epoch,
+    # last one partial, weighted by sample count: k×b equals the big batch exactly, and the
+    # schedule counts optimizer steps. mmcv: MMCV's windows across epochs, loss / k (the run's
+    # last max_iters % k micro-batches / that remainder); the schedule, trainer.max_iters and
+    # iteration-valued settings count micro-batches, as MMCV's runner.iter does.
+    remainder: str = "flush"
 
 
 @dataclass

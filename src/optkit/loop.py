@@ -13,11 +13,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optkit.data import Dataset, batch_slices, epoch_order, eval_batches, shard
+from optkit.data import Dataset, epoch_order, eval_batches, shard
 from optkit.distributed import DistInfo
-from optkit.grad import GradStep, Window, epoch_windows
+from optkit.grad import GradStep, Window, WindowPlan
 from optkit.logging import RunLogger, Throughput
-from optkit.schedule import Scheduler, Timeline
+from optkit.schedule import Scheduler
 
 
 @dataclass
@@ -39,15 +39,12 @@ class Run:
     data: Dataset
     grad_step: GradStep
     scheduler: Scheduler
-    timeline: Timeline
+    windows: WindowPlan  # which micro-batches each optimizer step takes
     logger: RunLogger
     dist: DistInfo
-    batch_size: int
     val_batch_size: int
     shuffle: bool
-    drop_last: bool
     seed: int
-    accumulate: int
     log_every: int
     eval_every: int
     ckpt_every: int
@@ -58,21 +55,23 @@ class Run:
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
-    """This rank's optimizer steps of `epoch`: a seeded order, sharded, cut into windows."""
-    n = len(run.data.train)
-    order = shard(epoch_order(n, epoch, run.seed, run.shuffle), run.dist.rank, run.dist.world_size)
-    order = order.to(run.data.train.y.device)
-    return epoch_windows(order, batch_slices(len(order), run.batch_size, run.drop_last), run.accumulate)
+    """This rank's optimizer steps that end in `epoch`: seeded orders, sharded, cut into windows."""
+
+    def order(e: int) -> torch.Tensor:
+        full = epoch_order(len(run.data.train), e, run.seed, run.shuffle)
+        return shard(full, run.dist.rank, run.dist.world_size).to(run.data.train.y.device)
+
+    return run.windows.epoch(epoch, order)
 
 
 def fit(run: Run, progress: Progress) -> Progress:
     losses: list[torch.Tensor] = []
     throughput = Throughput()
-    while progress.step < run.timeline.max_iters:
+    while progress.step < run.windows.max_steps:
         windows = epoch_plan(run, progress.epoch)
         run.model.train()
         for window in windows[progress.epoch_step :]:
-            run.scheduler.apply(progress.step)
+            run.scheduler.apply(window.schedule_step)
             log_now = (progress.step + 1) % run.log_every == 0
             result = run.grad_step(window, run.data.train_batch, want_norm=log_now)
             progress.step += 1
@@ -84,10 +83,10 @@ def fit(run: Run, progress: Progress) -> Progress:
                 losses.clear()
             if not run.ckpt_by_epoch and progress.step % run.ckpt_every == 0:
                 run.checkpoint(progress, last=True, best=False)
-            if progress.step >= run.timeline.max_iters:
+            if progress.step >= run.windows.max_steps:
                 break
         finished_epoch = progress.epoch_step >= len(windows)
-        done = progress.step >= run.timeline.max_iters
+        done = progress.step >= run.windows.max_steps
         if finished_epoch:
             progress.epoch += 1
             progress.epoch_step = 0
@@ -110,6 +109,7 @@ def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_nor
             values[f"train/momentum/{name}"] = momentum
     if grad_norm is not None:
         values["train/grad_norm"] = grad_norm.item()
+    values.update(run.grad_step.amp_values())
     rate = throughput.rate()
     if rate is not None:
         values["train/samples_per_s"] = rate

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from optkit import checkpoint, distributed, validate
 from optkit.data import batch_slices
 from optkit.errors import ConfigError
-from optkit.grad import GradStep, steps_per_epoch
+from optkit.grad import GradStep, WindowPlan, steps_per_epoch, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit
@@ -55,24 +55,32 @@ def amp_setup(amp: Optional[str], device: torch.device) -> tuple[Callable[[], Co
         import contextlib
 
         return contextlib.nullcontext, None
-    if amp == "fp16" and device.type != "cuda":
-        raise ConfigError("trainer.amp", "fp16 autocast needs a CUDA device; use bf16 on CPU", amp, ["bf16"])
+    validate.check_amp_device(amp, device.type)
     dtype = torch.bfloat16 if amp == "bf16" else torch.float16
     scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
     return (lambda: torch.autocast(device.type, dtype=dtype)), scaler
 
 
+def epoch_slices(cfg: DictConfig, n_train: int, info: distributed.DistInfo) -> list[slice]:
+    """This rank's micro-batches of an epoch, as positions in its shard of the epoch order."""
+    shard_len = math.ceil(n_train / info.world_size)
+    slices = batch_slices(shard_len, cfg.data.batch_size, cfg.data.drop_last)
+    if not slices:
+        raise ConfigError("data.batch_size", f"larger than the {shard_len} training samples with drop_last",
+                          cfg.data.batch_size)
+    return slices
+
+
 def make_timeline(cfg: DictConfig, n_train: int, info: distributed.DistInfo,
                   iters_per_epoch: Optional[int] = None) -> Timeline:
-    """Optimizer steps per epoch (this rank's micro-batches / accumulate, unless given) and
-    in the run. `optkit.plot_lr` calls this too, with the data set's static size."""
+    """The schedule's clock: optimizer steps per epoch (this rank's micro-batches /
+    accumulate, unless given) and in the run; with `grad.remainder=mmcv` micro-batches, as
+    MMCV's `runner.iter` counts them (so `trainer.max_iters` and iteration-valued settings do
+    too). `optkit.plot_lr` calls this too, with the data set's static size."""
     if iters_per_epoch is None:
-        shard_len = math.ceil(n_train / info.world_size)
-        num_batches = len(batch_slices(shard_len, cfg.data.batch_size, cfg.data.drop_last))
-        if num_batches == 0:
-            raise ConfigError("data.batch_size", f"larger than the {shard_len} training samples with drop_last",
-                              cfg.data.batch_size)
-        iters_per_epoch = steps_per_epoch(num_batches, cfg.grad.accumulate)
+        num_batches = len(epoch_slices(cfg, n_train, info))
+        iters_per_epoch = (num_batches if cfg.grad.remainder == "mmcv"
+                           else steps_per_epoch(num_batches, cfg.grad.accumulate))
     max_iters = cfg.trainer.max_iters or cfg.trainer.max_epochs * iters_per_epoch
     return Timeline(iters_per_epoch, max_iters)
 
@@ -97,10 +105,14 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
     timeline = make_timeline(cfg, len(data.train), info)
     schedule = build_schedule(cfg, timeline)
+    windows = WindowPlan(tuple(epoch_slices(cfg, len(data.train), info)), cfg.grad.accumulate,
+                         cfg.grad.remainder, timeline.max_iters)
     if cfg.trainer.dry_run:
+        unit = "micro-batches" if cfg.grad.remainder == "mmcv" else "steps"
         print(describe_param_groups(optimizer.param_groups, model))
         print(f"{type(optimizer).__name__} {dict(fused=optimizer.defaults.get('fused'))}; "
-              f"{timeline.iters_per_epoch} steps/epoch, {timeline.max_iters} steps")
+              f"{timeline.iters_per_epoch} {unit}/epoch, {timeline.max_iters} {unit}, "
+              f"{windows.max_steps} optimizer steps")
         return float("nan")
 
     run_dir = Path(run_dir) if run_dir is not None else output_dir()
@@ -109,6 +121,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     found = resume_source(cfg.trainer.resume, run_dir)
     if found is not None:
         progress = restore(found[1], model, optimizer, scaler)
+    warn_batchnorm(model, cfg.grad.accumulate)
     ddp_model = distributed.wrap(model, info, device)
     scheduler = Scheduler(optimizer, schedule)
     clip = cfg.grad.clip
@@ -119,7 +132,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast,
     )
     logger = RunLogger(run_dir, enabled=info.is_main, tensorboard=cfg.logging.tensorboard,
-                       progress=cfg.logging.progress, total_steps=timeline.max_iters, initial_step=progress.step)
+                       progress=cfg.logging.progress, total_steps=windows.max_steps, initial_step=progress.step)
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -141,10 +154,9 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
             checkpoint.atomic_save(state, run_dir / checkpoint.BEST)
 
     loop_run = Run(
-        model=ddp_model, data=data, grad_step=grad_step, scheduler=scheduler, timeline=timeline, logger=logger,
-        dist=info, batch_size=cfg.data.batch_size, val_batch_size=cfg.data.val_batch_size,
-        shuffle=cfg.data.shuffle, drop_last=cfg.data.drop_last, seed=cfg.trainer.seed,
-        accumulate=cfg.grad.accumulate, log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
+        model=ddp_model, data=data, grad_step=grad_step, scheduler=scheduler, windows=windows, logger=logger,
+        dist=info, val_batch_size=cfg.data.val_batch_size, shuffle=cfg.data.shuffle, seed=cfg.trainer.seed,
+        log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=autocast,
         checkpoint=save, group_names=group_names,
     )

@@ -43,8 +43,17 @@ def check_trainer(t: DictConfig) -> None:
     if device.split(":")[0] not in DEVICES or (device.startswith("cuda:") and not device[5:].isdigit()):
         raise ConfigError("trainer.device", "unknown device", t.device, [*DEVICES, "cuda:0"])
     check_choice("trainer.amp", t.amp, AMP, allow_none=True)
+    if device == "cpu":
+        check_amp_device(t.amp, device)
     positive("trainer.eval_every", t.eval_every)
     positive("trainer.ckpt_every", t.ckpt_every)
+
+
+def check_amp_device(amp: Any, device_type: str) -> None:
+    """fp16 autocast (with its GradScaler) is CUDA only; bf16 runs anywhere. Checked here for
+    `trainer.device=cpu` and again once `auto` has been resolved on the training machine."""
+    if amp == "fp16" and device_type != "cuda":
+        raise ConfigError("trainer.amp", "fp16 autocast needs a CUDA device; use bf16 on CPU", amp, ["bf16"])
 
 
 def check_grad(g: DictConfig) -> None:
