@@ -121,7 +121,7 @@ def plot(data: dict[str, Any], out: Path, title: str) -> None:
     axes[0].set_ylabel("lr")
     if has_momentum:
         axes[1].set_ylabel("momentum (beta1)")
-    axes[-1].set_xlabel("iteration (optimizer step)")
+    axes[-1].set_xlabel("iteration")
     per_epoch = data["iters_per_epoch"]
     epochs = -(-data["max_iters"] // per_epoch)
     top = axes[0].secondary_xaxis("top", functions=(lambda i: i / per_epoch, lambda e: e * per_epoch))

@@ -44,8 +44,9 @@ class Warmup:
     Warmup is always applied per step, even when the policy is by epoch (then it multiplies
     the *epoch's* regular lr, which can jump at an epoch boundary inside the warmup);
     `by_epoch` only means `iters` counts epochs, W = iters · iters_per_epoch (MMCV converts
-    with `len(data_loader)`; optkit's unit is the optimizer step, which is the same thing
-    without gradient accumulation). From step W on the lr is the regular lr.
+    with `len(data_loader)`; optkit's clock is the optimizer step, the same thing without
+    gradient accumulation, or the micro-batch with `grad.remainder=mmcv`). From step W on
+    the lr is the regular lr.
     """
 
     kind: Optional[str] = None
