@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import os
-import platform
 import statistics
 import sys
 import time
@@ -38,11 +36,11 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from bench_doc import machine, markers, write_section  # noqa: E402
 from optkit.grad import GradStep, Window  # noqa: E402
 from optkit.models import MLP  # noqa: E402
 
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- bench_clip:start -->", "<!-- bench_clip:end -->"
+START, END = markers("bench_clip")
 MAX_NORM = 1.0
 
 
@@ -179,15 +177,6 @@ def bench_accumulation(device: torch.device, repeats: int, batch: int = 64) -> d
     return {name: t / 4 for name, t in times.items()}
 
 
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-             if line.startswith("model name")] if cpuinfo.exists() else []
-    return f"{names[0] if names else platform.machine()}, {os.cpu_count()} logical CPUs"
-
-
 def report(device: torch.device, threads: int, repeats: int, clip: dict[str, float], accum: dict[str, float],
            ride: tuple[float, bool]) -> str:
     n_params = sum(torch.Size(s).numel() for s in vit_s16_shapes())
@@ -236,17 +225,6 @@ def report(device: torch.device, threads: int, repeats: int, clip: dict[str, flo
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -261,7 +239,7 @@ def main() -> None:
     section = report(device, args.threads, args.repeats, clip, accum, ride_along_difference(device))
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("bench_clip", section)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import platform
 import statistics
 import sys
@@ -35,10 +34,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from bench_doc import machine, markers, write_section  # noqa: E402
 from optkit.schedule import CosineAnnealing, CyclicMomentum, Schedule, Scheduler, Timeline, Warmup  # noqa: E402
 
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- bench_schedule:start -->", "<!-- bench_schedule:end -->"
+START, END = markers("bench_schedule")
 WARMUP = 500
 GROUPS = (2, 8, 150)
 PREVIEW_STEPS = 1_000_000
@@ -136,13 +135,6 @@ def preview_variants() -> dict[str, Callable[[], float]]:
             "optkit.plot_lr.curves (meta model, 3 groups, warm)": whole_tool}
 
 
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-             if line.startswith("model name")] if cpuinfo.exists() else []
-    return f"{names[0] if names else platform.machine()}, {os.cpu_count()} logical CPUs"
-
-
 def report(args: argparse.Namespace, per_step: dict[str, float], preview: dict[str, float]) -> str:
     lines = [
         START,
@@ -186,17 +178,6 @@ def report(args: argparse.Namespace, per_step: dict[str, float], preview: dict[s
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100_000)
@@ -215,7 +196,7 @@ def main() -> None:
     section = report(args, per_step, preview)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("bench_schedule", section)
 
 
 if __name__ == "__main__":
