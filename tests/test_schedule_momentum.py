@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from optkit.errors import ConfigError
-from optkit.schedule import (CyclicMomentum, Fixed, OneCycleMomentum, Schedule, Scheduler,
-                             StepMomentum, Timeline, Warmup, momentum_curve)
+from optkit.schedule import (LR_POLICIES, MOMENTUM_POLICIES, CyclicMomentum, Fixed, OneCycleMomentum, Schedule,
+                             Scheduler, StepMomentum, Timeline, Warmup, momentum_curve)
 from tests.conftest import compose_config
 
 
@@ -92,11 +92,7 @@ def test_momentum_warmup_by_epoch_does_not_exist_as_in_mmcv():
     assert "warmup_by_epoch" in str(err.value)
 
 
-@pytest.mark.parametrize("overrides", [
-    ["optimizer=sgd", "optimizer.momentum=0.9", "momentum=cyclic", "schedule=cyclic"],
-    ["optimizer=adamw", "momentum=onecycle", "schedule=onecycle"],
-])
-def test_tensorboard_gets_lr_and_momentum_of_every_named_group(tmp_path, overrides):
+def check_tensorboard(tmp_path, overrides):
     """loop.log_train logs each group's lr and momentum (beta1 for Adam) every log_every
     steps; the value logged at step s is what optimizer step s − 1 used."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -115,3 +111,24 @@ def test_tensorboard_gets_lr_and_momentum_of_every_named_group(tmp_path, overrid
             logged = {e.step: e.value for e in events.Scalars(f"train/{kind}/{group['name']}")}
             assert sorted(logged) == list(range(1, 13))
             np.testing.assert_allclose([logged[s] for s in range(1, 13)], group[kind][:12], rtol=1e-6)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["optimizer=sgd", "optimizer.momentum=0.9", "momentum=cyclic", "schedule=cyclic"],
+    ["optimizer=adamw", "momentum=onecycle", "schedule=onecycle"],
+])
+def test_tensorboard_gets_lr_and_momentum_of_every_named_group(tmp_path, overrides):
+    check_tensorboard(tmp_path, overrides)
+
+
+OTHER_OPTIONS = [[f"schedule={name}", "schedule.by_epoch=false"] if name in ("exp", "inv") else [f"schedule={name}"]
+                 for name in sorted(LR_POLICIES) if name not in ("cyclic", "onecycle")]
+OTHER_OPTIONS += [[f"momentum={name}", "momentum.by_epoch=false"] if name in ("step", "cosine", "linear")
+                  else [f"momentum={name}"] for name in sorted(MOMENTUM_POLICIES)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", OTHER_OPTIONS, ids=lambda o: o[0])
+def test_tensorboard_for_every_other_option(tmp_path, overrides):
+    check_tensorboard(tmp_path, ["optimizer=sgd", "optimizer.momentum=0.9", "warmup=linear", "warmup.iters=4",
+                                 *overrides])
