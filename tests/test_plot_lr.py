@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,10 +133,14 @@ def test_model_is_built_on_the_meta_device(monkeypatch):
 
 @pytest.mark.slow
 def test_script_and_console_entry(train_cli, tmp_path):
-    out = train_cli(["schedule=cyclic", "momentum=cyclic", "optimizer=sgd", "optimizer.momentum=0.9",
-                     f"out={tmp_path}/a.png", f"json={tmp_path}/a.json", "iters_per_epoch=5"], script="scripts/plot_lr.py")
+    args = ["schedule=cyclic", "momentum=cyclic", "optimizer=sgd", "optimizer.momentum=0.9", "iters_per_epoch=5"]
+    out = train_cli([*args, f"out={tmp_path}/a.png", f"json={tmp_path}/a.json"], script="scripts/plot_lr.py")
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "a.json").read_text())["max_iters"] == 150
     out = train_cli(["schedule=cyclic", "schedule.by_epoch=true", f"out={tmp_path}/b.png"], script="scripts/plot_lr.py")
     assert out.returncode == 2 and out.stderr.startswith("optkit: config error: schedule.by_epoch:")
     assert "Traceback" not in out.stderr and not (tmp_path / "b.png").exists()
+    entry = Path(sys.executable).parent / "optkit-plot-lr"
+    out = subprocess.run([str(entry), *args, f"out={tmp_path}/c.png"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
