@@ -182,11 +182,12 @@ def test_dry_run_prints_optimizer_kernel_and_groups_without_training(train_cli, 
 @pytest.mark.parametrize("args,key", [
     (["optimizer=lbfgs"], "optimizer._target_"),
     (["+optimizer.nesterov=true"], "optimizer.nesterov"),
-    (["paramwise.custom_keys={backbone.cls_tokn:{decay_mult:0}}", "model=vit_tiny"],
-     "paramwise.custom_keys.backbone.cls_tokn"),
+    (["+paramwise.custom_keys={backbone.cls_tokn:{decay_mult:0}}", "model=vit_tiny"],
+     "paramwise.custom_keys.backbone.cls_tokn: matches no parameter name"),
+    (["paramwise.custom_keys={head:{lr_mult:10}}"], "paramwise.custom_keys.head: unknown key (a new key is added with +"),
 ])
 def test_optimizer_and_paramwise_errors_are_one_line_exit_2(train_cli, tmp_path, args, key):
     out = train_cli([*args, f"hydra.run.dir={tmp_path}/run"])
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"optkit: config error: {key}:"), out.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"optkit: config error: {key}"), out.stderr
