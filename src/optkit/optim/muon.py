@@ -76,12 +76,9 @@ class MuonAdamW(torch.optim.Optimizer):
         super().load_state_dict(state_dict)  # builds new group dicts and a new state
         self.link()
 
-    @torch.no_grad()
     def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for part in self.parts:
+        """Step every part; a closure (torch's convention) is evaluated once, by the first."""
+        loss = self.parts[0].step(closure)
+        for part in self.parts[1:]:
             part.step()
         return loss
