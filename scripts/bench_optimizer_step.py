@@ -40,7 +40,7 @@ from optkit.models import ViT  # noqa: E402
 from optkit.optim import build_param_groups  # noqa: E402
 
 DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- bench_optimizer_step: start -->", "<!-- bench_optimizer_step: end -->"
+START, END = "<!-- bench_optimizer_step:start -->", "<!-- bench_optimizer_step:end -->"
 PARAMWISE = {"bias_decay_mult": 0.0, "norm_decay_mult": 0.0,
              "custom_keys": {"backbone.cls_token": {"decay_mult": 0.0}, "backbone.pos_embed": {"decay_mult": 0.0}}}
 OPTIMIZERS = {  # name: (class, kwargs, bytes moved per element by one step)
