@@ -71,7 +71,8 @@ def config_error_from_hydra(err: Exception, overrides: list[str], bad: Optional[
         text = str(oc.msg if hasattr(oc, "msg") else oc).splitlines()[0]
         if "not in" in text or "not in struct" in text:
             choices = [str(k) for k in parent.keys()] if isinstance(parent, DictConfig) else []
-            return ConfigError(key, "unknown key", key.rsplit(".", 1)[-1], choices)
+            return ConfigError(key, f"unknown key (a new key is added with +{key}=...)", key.rsplit(".", 1)[-1],
+                               choices)
         return ConfigError(key, text, value)
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if text.startswith("Could not override '"):

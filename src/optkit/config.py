@@ -153,8 +153,12 @@ class ParamwiseConfig:
     norm_decay_mult: Optional[float] = None
     dwconv_decay_mult: Optional[float] = None
     dcn_offset_lr_mult: Optional[float] = None
-    bypass_duplicate: bool = False
+    bypass_duplicate: bool = False  # tied parameters: keep the first occurrence (else an error)
     custom_keys: Dict[str, Any] = field(default_factory=dict)  # {substring: {lr_mult, decay_mult}}
+    # Module classes (import paths, imported after custom_imports) whose Conv2d children named
+    # conv_offset count as a deformable conv's offset conv (MMCV: mmcv.ops DeformConv2d and
+    # ModulatedDeformConv2d, only with compiled ops).
+    dcn_types: List[str] = field(default_factory=list)
 
 
 # --- run -------------------------------------------------------------------------------
@@ -184,10 +188,19 @@ class LoggingConfig:
 
 @dataclass
 class OptimizerConstructorConfig:
-    """Any callable `(model, optimizer_cfg, paramwise_cfg) -> torch.optim.Optimizer`."""
+    """MMCV's `constructor`: any callable `(model, optimizer_cfg, paramwise_cfg) ->
+    torch.optim.Optimizer`; the default applies the paramwise rules and merges groups."""
 
     _target_: str = "optkit.optim.default_constructor"
     _partial_: bool = True
+
+
+@dataclass
+class LayerDecayConfig(OptimizerConstructorConfig):
+    """Layer-wise lr decay for ViT fine-tuning (BEiT, MAE): lr × decay_rate^(depth + 1 − layer)."""
+
+    _target_: str = "optkit.optim.layer_decay_constructor"
+    decay_rate: float = 0.75  # MAE's ViT-B fine-tuning value (BEiT: 0.65)
 
 
 @dataclass
@@ -204,9 +217,9 @@ class TrainConfig:
     grad: GradConfig = field(default_factory=GradConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
-    optimizer_constructor: OptimizerConstructorConfig = field(default_factory=OptimizerConstructorConfig)
+    optimizer_constructor: Any = MISSING
     custom_imports: List[str] = field(default_factory=list)  # modules imported before building
-    allow_failed_imports: bool = False
+    allow_failed_imports: bool = False  # MMCV: a module that fails to import is a warning
 
 
 # --- schemas derived from policy dataclasses --------------------------------------------
@@ -234,6 +247,8 @@ def register() -> ConfigStore:
         cs.store(group="schema/data", name=name, node=node)
     for name, policy in schedule.LR_POLICIES.items():
         cs.store(group="schema/schedule", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
+    for name, node in {"default": OptimizerConstructorConfig, "layer_decay": LayerDecayConfig}.items():
+        cs.store(group="schema/optimizer_constructor", name=name, node=node)
     cs.store(group="schema/warmup", name="warmup", node=target_schema(schedule.Warmup, "optkit.schedule.Warmup"))
     for name, policy in schedule.MOMENTUM_POLICIES.items():
         cs.store(group="schema/momentum", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))

@@ -6,6 +6,7 @@ schedule; resume if there is a checkpoint; then the loop.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -24,7 +25,7 @@ from optkit.grad import GradStep, WindowPlan, steps_per_epoch, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit
-from optkit.optim import build_optimizer, describe_param_groups
+from optkit.optim import build_optimizer, describe_param_groups, kernel
 from optkit.schedule import Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
@@ -109,9 +110,12 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
                          cfg.grad.remainder, timeline.max_iters)
     if cfg.trainer.dry_run:
         unit = "micro-batches" if cfg.grad.remainder == "mmcv" else "steps"
+        asked = ", ".join(f"optimizer.{k}={json.dumps(cfg.optimizer[k])}" for k in ("fused", "foreach")
+                          if k in cfg.optimizer)
+        print(f"optimizer: {type(optimizer).__name__}, step kernel: {kernel(optimizer)}"
+              f"{f' ({asked})' if asked else ''}; constructor: {cfg.optimizer_constructor._target_}")
         print(describe_param_groups(optimizer.param_groups, model))
-        print(f"{type(optimizer).__name__} {dict(fused=optimizer.defaults.get('fused'))}; "
-              f"{timeline.iters_per_epoch} {unit}/epoch, {timeline.max_iters} {unit}, "
+        print(f"{timeline.iters_per_epoch} {unit}/epoch, {timeline.max_iters} {unit}, "
               f"{windows.max_steps} optimizer steps")
         return float("nan")
 

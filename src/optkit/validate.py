@@ -6,16 +6,19 @@ checks run too. Each problem is one `ConfigError` naming the key.
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import math
 from typing import Any
 
-from hydra.utils import get_object
-from omegaconf import DictConfig, ListConfig
+import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from optkit.errors import ConfigError, warn
-from optkit.instantiate import instantiate_at
+from optkit.instantiate import instantiate_at, locate_at
+from optkit.optim import paramwise as optim_paramwise
+from optkit.optim.groups import as_mapping, resolve_dcn_types
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP = ("bf16", "fp16")
@@ -65,20 +68,31 @@ def check_grad(g: DictConfig) -> None:
         positive("grad.clip.norm_type", g.clip.norm_type)
 
 
-def check_target_kwargs(key: str, node: DictConfig) -> None:
-    """Every key of a `_target_` node must be an argument of the target."""
-    target = get_object(node._target_)
-    signature = inspect.signature(target)
-    params = signature.parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    valid = [name for name in params if name not in ("self", "params")]
+def check_target_kwargs(key: str, node: DictConfig, supplied: int = 1) -> None:
+    """Every key of a `_target_` node must be an argument of the target, and every argument
+    without a default must be there. The first `supplied` positional arguments come at call
+    time (an optimizer's `params`; a constructor's model, optimizer_cfg, paramwise_cfg)."""
+    target = locate_at(f"{key}._target_", node._target_)
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}._target_", "is not a class or function", node._target_) from None
+    later = [name for name, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:supplied]
+    valid = [name for name, p in params.items() if name not in later and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     for name in node:
-        if str(name).startswith("_"):
+        if str(name).startswith("_") or takes_any:
             continue
-        if name not in params:
-            raise ConfigError(f"{key}.{name}", f"not an argument of {node._target_}", name, valid)
+        if name not in valid:
+            close = difflib.get_close_matches(str(name), valid, n=3, cutoff=0.6)
+            hint = "; to change optimizer pick its option (optimizer=sgd) or start from optimizer=custom" if (
+                key == "optimizer" and not close) else ""
+            raise ConfigError(f"{key}.{name}", f"not an argument of {node._target_}({', '.join(valid)}){hint}",
+                              name, close)
         check_like_default(f"{key}.{name}", node[name], params[name].default)
+    for name in valid:
+        if params[name].default is inspect.Parameter.empty and name not in node:
+            raise ConfigError(f"{key}.{name}", f"is a required argument of {node._target_}; add +{key}.{name}=...")
 
 
 def check_like_default(key: str, value: Any, default: Any) -> None:
@@ -98,11 +112,15 @@ def check_like_default(key: str, value: Any, default: Any) -> None:
 
 
 def check_optimizer(o: DictConfig) -> None:
-    try:
-        check_target_kwargs("optimizer", o)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ConfigError("optimizer._target_", f"cannot import ({err})", o.get("_target_")) from None
-    if "lr" in o:
+    if OmegaConf.is_missing(o, "_target_"):
+        raise ConfigError("optimizer._target_", "must name your optimizer class, e.g. "
+                          "optimizer._target_=my_pkg.opt.MyOptimizer")
+    target = locate_at("optimizer._target_", o._target_)
+    check_target_kwargs("optimizer", o)
+    if isinstance(target, type) and issubclass(target, torch.optim.LBFGS):
+        raise ConfigError("optimizer._target_", "LBFGS re-evaluates the loss through a closure several times per "
+                          "step and optkit's step computes one gradient, so it cannot train here", o._target_)
+    if o.get("lr") is not None:
         positive("optimizer.lr", o.lr)
     if "momentum" in o and not 0 <= o.momentum < 1:
         raise ConfigError("optimizer.momentum", "must be in [0, 1)", o.momentum)
@@ -110,6 +128,14 @@ def check_optimizer(o: DictConfig) -> None:
         raise ConfigError("optimizer.betas", "each must be in [0, 1)", list(o.betas))
     if o.get("weight_decay") is not None and (o.weight_decay < 0 or math.isnan(o.weight_decay)):
         raise ConfigError("optimizer.weight_decay", "must be >= 0", o.weight_decay)
+
+
+def check_paramwise(cfg: DictConfig) -> None:
+    """MMCV's paramwise_cfg checks (decay rules need optimizer.weight_decay), multiplier
+    ranges, and the `dcn_types` classes (importable once custom_imports ran)."""
+    paramwise = as_mapping(cfg.paramwise)
+    optim_paramwise.check_paramwise(paramwise, cfg.optimizer.get("weight_decay"))
+    resolve_dcn_types(paramwise)
 
 
 def import_custom_modules(cfg: DictConfig) -> None:
@@ -132,6 +158,8 @@ def check(cfg: DictConfig) -> None:
     positive("data.batch_size", cfg.data.batch_size)
     positive("logging.log_every", cfg.logging.log_every)
     check_optimizer(cfg.optimizer)
+    check_paramwise(cfg)
+    check_target_kwargs("optimizer_constructor", cfg.optimizer_constructor, supplied=3)
     for key in ("schedule", "warmup", "momentum"):
         if cfg.get(key) is not None:
             instantiate_at(key, cfg[key])
