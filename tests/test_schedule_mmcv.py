@@ -96,10 +96,10 @@ def test_tutorial_cyclic_pair_is_verbatim():
 @pytest.mark.parametrize("case", ERRORS, ids=[e["name"] for e in ERRORS])
 def test_what_mmcv_refuses_is_a_config_error(case):
     assert case["mmcv_error"]
-    cfg = compose_config(case["optkit"])
+    cfg = compose_config([*case["optkit"], f"trainer.max_epochs={case['epochs']}"])
     optimizer = make_optimizer("sgd", [{"lr": 0.1, "momentum": 0.9}] * 3)
     with pytest.raises(ConfigError) as err:
-        check(cfg)
+        check(cfg, iters_per_epoch=case["iters_per_epoch"])
         Scheduler(optimizer, build_schedule(cfg, timeline_of(case)))
     assert err.value.key == case["key"], err.value.message()
 

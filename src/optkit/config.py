@@ -176,6 +176,13 @@ class TrainerConfig:
     ckpt_every: int = 1  # epochs, or optimizer steps when ckpt_by_epoch is false
     ckpt_by_epoch: bool = True
     resume: Optional[str] = "auto"  # auto (last.pt in the run dir, if any) | PATH | null
+    # Resume even when the checkpoint was trained with settings that change the trajectory
+    # (optimizer, schedule, grad, data, ...): the new settings apply from the resumed step.
+    resume_force: bool = False
+    # A step whose loss or gradient is not finite is never applied. stop: write last.pt (the
+    # weights before that update) and exit 3; skip: count it (train/nonfinite_steps) and go on.
+    nonfinite: str = "stop"
+    max_nonfinite: int = 10  # skip: stop after this many non-finite steps in a row
     dry_run: bool = False  # print the param-group table and exit
 
 

@@ -5,9 +5,9 @@ training it.
 The config is composed exactly as train.py composes it (conf/train.yaml and the same
 overrides, checked by the same one-line errors, exit 2). Nothing is loaded: the data set's
 static description (`optkit.data.describe`) gives the model's input shape and the steps
-per epoch, the model is built on the meta device, the optimizer gives the param groups,
-and `Schedule` evaluates every curve in one numpy pass (a million steps well under a
-second). `lr[i]` is the value that the optimizer step of iteration i (0-based) uses.
+per epoch, the model is built on the meta device, the optimizer gives the param groups
+(`optkit.preview`, which validation builds too), and `Schedule` evaluates every curve in
+one numpy pass (a million steps well under a second). `lr[i]` is the value that the optimizer step of iteration i (0-based) uses.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from optkit.errors import ConfigError, exit_config_error
+from optkit.errors import ConfigError, exit_error
 
 TOOL_ARGS = ("out", "json", "iters_per_epoch")
 USAGE = "usage: plot_lr.py [hydra overrides] out=PATH.png json=PATH.json iters_per_epoch=N"
@@ -47,13 +47,14 @@ def parse_iters_per_epoch(text: Optional[str]) -> Optional[int]:
 
 
 def compose(overrides: list[str]) -> Any:
-    """train.py's config for these overrides, after train.py's check (one-line errors)."""
+    """train.py's config for these overrides, composed with train.py's one-line errors;
+    `curves` validates it (without the data files, which the tool never reads)."""
     from hydra import compose as hydra_compose, initialize_config_dir
 
     from optkit.cli import CONFIG_NAME, check_command_line
     from optkit.config import CONF_DIR
 
-    check_command_line(overrides)
+    check_command_line(overrides, validate_jobs=False)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=CONFIG_NAME):
         return hydra_compose(CONFIG_NAME, overrides=overrides)
 
@@ -62,23 +63,14 @@ def curves(cfg: Any, iters_per_epoch: Optional[int] = None) -> dict[str, Any]:
     """{"iters_per_epoch", "max_iters", "groups": [{"name", "lr", "momentum"}]} as numpy
     arrays; momentum is the policy's curve, the optimizer's constant momentum (or beta1)
     without a policy, or None for an optimizer that has neither."""
-    import torch
-
-    from optkit import distributed
-    from optkit.data import describe
-    from optkit.instantiate import instantiate_at
-    from optkit.optim import build_optimizer
-    from optkit.schedule.build import build_schedule
+    from optkit import validate
+    from optkit.preview import preview
     from optkit.schedule.momentum import current_momentum
-    from optkit.train import make_timeline
 
-    info = describe(cfg.data)
-    with torch.device("meta"):
-        model = instantiate_at("model", cfg.model, in_shape=info.in_shape, num_classes=info.num_classes)
-    groups = build_optimizer(model, cfg).param_groups
-    timeline = make_timeline(cfg, info.num_train, distributed.detect(), iters_per_epoch)
-    schedule = build_schedule(cfg, timeline)
-    schedule.check_groups(groups)
+    # validate.check previews every data set with a static description; for one without,
+    # preview() says that the curves need it
+    plan = validate.check(cfg, iters_per_epoch=iters_per_epoch, data_files=False) or preview(cfg, iters_per_epoch)
+    groups, timeline, schedule = plan.groups, plan.timeline, plan.schedule
     steps = np.arange(timeline.max_iters)
     lr = schedule.lr([group["lr"] for group in groups], steps)
     momentum = schedule.momentum(groups, steps)
@@ -158,7 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cfg = compose(overrides)
         data = curves(cfg, iters_per_epoch)
     except ConfigError as err:
-        exit_config_error(err)
+        exit_error(err)
     out = Path(tool.get("out", "lr.png"))
     plot(data, out, describe_run(cfg))
     if "json" in tool:

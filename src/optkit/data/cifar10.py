@@ -62,3 +62,7 @@ def load_cifar10(*, root: Optional[str], augment: bool, **_: object) -> Dataset:
 
 def describe_cifar10(**_: object) -> DataInfo:
     return DataInfo(SHAPE, 10, NUM_TRAIN)
+
+
+def check_cifar10_files(*, root: Optional[str], **_: object) -> None:
+    find_batches_dir(root)
