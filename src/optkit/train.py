@@ -11,14 +11,14 @@ import math
 import os
 import random
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Optional
+from typing import Callable, ContextManager, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 
-from optkit import checkpoint, distributed, validate
+from optkit import checkpoint, distributed, resume, validate
 from optkit.data import batch_slices
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, WindowPlan, steps_per_epoch, warn_batchnorm
@@ -122,9 +122,10 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     run_dir = Path(run_dir) if run_dir is not None else output_dir()
     distributed.init(info, device)
     progress = Progress()
-    found = resume_source(cfg.trainer.resume, run_dir)
+    found = resume.find(cfg.trainer.resume, run_dir)
     if found is not None:
-        progress = restore(found[1], model, optimizer, scaler)
+        resume.check_config(found, cfg, timeline, optimizer.param_groups)
+        progress = resume.restore(found, model, optimizer, scaler, cfg)
     warn_batchnorm(model, cfg.grad.accumulate)
     ddp_model = distributed.wrap(model, info, device)
     scheduler = Scheduler(optimizer, schedule)
@@ -162,7 +163,8 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         dist=info, val_batch_size=cfg.data.val_batch_size, shuffle=cfg.data.shuffle, seed=cfg.trainer.seed,
         log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=autocast,
-        checkpoint=save, group_names=group_names,
+        checkpoint=save, group_names=group_names, nonfinite=cfg.trainer.nonfinite,
+        max_nonfinite=cfg.trainer.max_nonfinite,
     )
     try:
         progress = fit(loop_run, progress)
@@ -171,30 +173,3 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         logger.close()
         distributed.shutdown()
     return progress.best_acc
-
-
-def resume_source(resume: Optional[str], run_dir: Path) -> Optional[tuple[Path, dict[str, Any]]]:
-    """`auto`: the latest loadable checkpoint in the run directory, if any; a path: that file."""
-    if resume is None:
-        return None
-    if resume == "auto":
-        return checkpoint.load_latest(run_dir)
-    path = Path(resume)
-    if path.is_dir():
-        found = checkpoint.load_latest(path)
-        if found is None:
-            raise ConfigError("trainer.resume", "no loadable last.pt or prev.pt in that directory", resume)
-        return found
-    if not path.is_file():
-        raise ConfigError("trainer.resume", "no such checkpoint file", resume, ["auto", "null"])
-    return path, checkpoint.load(path)
-
-
-def restore(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-            scaler: Optional[torch.amp.GradScaler]) -> Progress:
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scaler is not None and state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
-    checkpoint.set_rng_state(state["rng"])
-    return Progress(**state["progress"])
