@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from optkit.config import CONF_DIR
-from optkit.errors import ConfigError, exit_config_error
+from optkit.errors import ConfigError, OptkitError, exit_error
 
 CONFIG_NAME = "train"
 MAX_CHECKED_JOBS = 64  # larger sweeps check every value once instead of every combination
@@ -171,7 +171,7 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
             check_command_line(sys.argv[1:])
             return main()
         except ConfigError as err:
-            exit_config_error(err)
+            exit_error(err)
 
     return wrapper
 
@@ -182,8 +182,8 @@ def train_task(cfg: DictConfig) -> Optional[float]:
 
     try:
         return run(cfg)
-    except ConfigError as err:
-        exit_config_error(err)
+    except OptkitError as err:  # a config error found on the training machine, a non-finite stop
+        exit_error(err)
 
 
 train_main = checked(train_task)

@@ -5,7 +5,15 @@ rules and optkit's departures from them. One step, in order:
 
     for each micro-batch of the window: autocast forward → (weight · loss) backward,
         DDP all-reduce skipped (`no_sync`) on all but the last micro-batch
-    unscale (fp16) → clip (total norm, then elementwise) → optimizer.step → zero_grad
+    unscale (fp16) → clip (total norm, then elementwise) → finite? → optimizer.step → zero_grad
+
+A step whose loss or gradient is not finite is not applied (`trainer.nonfinite`, decided
+by the loop from `StepResult.nonfinite`): the gradients are dropped, the optimizer and its
+state are untouched. The check reads one flag on the host per step (a sync on CUDA); the
+gradient's finiteness comes from its total norm, which clipping computes anyway (without
+clipping it is one extra foreach pass). Under fp16 the GradScaler keeps its own rule for
+non-finite gradients (an overflow of the loss scale: step skipped, scale backed off,
+`train/skipped_steps`), so only a non-finite loss counts as non-finite there.
 
 Which micro-batches form a window, and their weights, is `WindowPlan`'s business:
 
@@ -120,13 +128,15 @@ def warn_batchnorm(model: nn.Module, accumulate: int) -> None:
 @dataclass
 class StepResult:
     loss: torch.Tensor  # the window's weighted mean loss, detached, on the device
-    grad_norm: Optional[torch.Tensor]  # pre-clip total norm when clipping or asked for
+    grad_norm: Optional[torch.Tensor]  # pre-clip total norm when clipping, checking or asked for
+    nonfinite: Optional[str] = None  # "loss" or "gradient" when the step was not applied
 
 
 class GradStep:
     """Runs one optimizer step over a window; configured once, called every step.
 
-    No host sync: the norm, the clip factor and fp16's skipped-step count stay on the
+    One host sync per step, the non-finite check (`check_finite=False` leaves it out, for
+    benchmarks); the norm, the clip factor and fp16's skipped-step count stay on the
     device until the loop reads them at a log point (`amp_values`).
     """
 
@@ -141,6 +151,7 @@ class GradStep:
         clip_value: Optional[float] = None,
         scaler: Optional[torch.amp.GradScaler] = None,
         autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+        check_finite: bool = True,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -150,6 +161,7 @@ class GradStep:
         self.clip_value = clip_value
         self.scaler = scaler
         self.autocast = autocast
+        self.check_finite = check_finite
         self.params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
         self.skipped: Optional[torch.Tensor] = None  # fp16 steps skipped since the last read
 
@@ -167,18 +179,31 @@ class GradStep:
                     loss = loss * weight
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
             total = loss.detach() if total is None else total + loss.detach()
+        assert total is not None
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
-        norm = self.clip(want_norm)
+        check_grad = self.check_finite and self.scaler is None
+        norm = self.clip(want_norm or check_grad)
+        nonfinite = self.find_nonfinite(total, norm if check_grad else None) if self.check_finite else None
         if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.count_skipped()
-            self.scaler.update()
-        else:
+            if nonfinite is None:
+                self.scaler.step(self.optimizer)
+                self.count_skipped()
+            self.scaler.update()  # after unscale_, even without a step: the scaler's per-step bookkeeping
+        elif nonfinite is None:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        assert total is not None
-        return StepResult(total, norm)
+        return StepResult(total, norm, nonfinite)
+
+    @staticmethod
+    def find_nonfinite(loss: torch.Tensor, norm: Optional[torch.Tensor]) -> Optional[str]:
+        """"loss" or "gradient" (its total norm) when one is inf or NaN; one host read.
+        Under DDP the gradient is all-reduced, so every rank sees a non-finite one alike."""
+        flags = torch.isfinite(loss if norm is None else torch.stack((loss.float(), norm.float())))
+        finite = flags.tolist() if flags.ndim else [flags.item()]
+        if not finite[0]:
+            return "loss"
+        return None if all(finite) else "gradient"
 
     def clip(self, want_norm: bool) -> Optional[torch.Tensor]:
         """Clip the accumulated, unscaled gradients; return their pre-clip total norm (a

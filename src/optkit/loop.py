@@ -2,7 +2,8 @@
 
 Per optimizer step the loop does only what a hand-written PyTorch loop does (gather the
 batch, forward, backward, step) plus writing each group's lr from a precomputed table.
-Host syncs (`.item()`) happen only every `log_every` steps and at evaluation.
+Host syncs (`.item()`) happen every `log_every` steps, at evaluation, and once per step for
+the non-finite check (`GradStep`); a step that was not applied is counted by `skipped`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from torch import nn
 
 from optkit.data import Dataset, epoch_order, eval_batches, shard
 from optkit.distributed import DistInfo
+from optkit.errors import NonFiniteError
 from optkit.grad import GradStep, Window, WindowPlan
 from optkit.logging import RunLogger, Throughput
 from optkit.schedule import Scheduler
@@ -29,6 +31,8 @@ class Progress:
     epoch_step: int = 0  # optimizer steps done inside `epoch`
     best_acc: float = float("-inf")
     last_val: dict = field(default_factory=dict)
+    nonfinite_steps: int = 0  # steps not applied: their loss or gradient was inf or NaN
+    nonfinite_streak: int = 0  # how many of those came last, in a row
 
 
 @dataclass
@@ -52,6 +56,8 @@ class Run:
     autocast: Callable[[], ContextManager]
     checkpoint: Callable[..., None]  # (progress, *, last: bool, best: bool)
     group_names: list[str]
+    nonfinite: str = "stop"  # trainer.nonfinite: stop | skip
+    max_nonfinite: int = 10  # skip: stop after this many in a row
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
@@ -76,7 +82,11 @@ def fit(run: Run, progress: Progress) -> Progress:
             result = run.grad_step(window, run.data.train_batch, want_norm=log_now)
             progress.step += 1
             progress.epoch_step += 1
-            losses.append(result.loss)
+            if result.nonfinite is None:
+                progress.nonfinite_streak = 0
+                losses.append(result.loss)
+            else:
+                skipped(run, progress, result.nonfinite)
             throughput.add(window.samples * run.dist.world_size)
             if log_now:
                 log_train(run, progress, losses, result.grad_norm, throughput)
@@ -99,9 +109,32 @@ def fit(run: Run, progress: Progress) -> Progress:
     return progress
 
 
+def skipped(run: Run, progress: Progress, what: str) -> None:
+    """The step just counted was not applied: its `what` (loss or gradient) was not finite.
+    It still counts as a step (its batch is used up and the schedule moves on, as with
+    fp16's skipped steps). Under `stop`, or after `max_nonfinite` in a row under `skip`:
+    save last.pt, which holds the weights and optimizer state from before that update (a
+    resumed run goes on with the next batch), and raise `NonFiniteError`."""
+    progress.nonfinite_steps += 1
+    progress.nonfinite_streak += 1
+    where = f"step {progress.step} (epoch {progress.epoch})"
+    if run.nonfinite == "skip" and progress.nonfinite_streak < run.max_nonfinite:
+        run.logger.message(f"non-finite {what} at {where}: update skipped "
+                           f"({progress.nonfinite_streak} in a row; trainer.max_nonfinite={run.max_nonfinite})")
+        return
+    run.checkpoint(progress, last=True, best=False)
+    if run.nonfinite == "stop":
+        reason, hint = f"non-finite {what} at {where}", "trainer.nonfinite=skip skips such steps"
+    else:
+        reason = f"{progress.nonfinite_streak} steps in a row had a non-finite loss or gradient (the last: {what} at {where})"
+        hint = "lower the lr or clip the gradients (grad=clip)"
+    raise NonFiniteError(f"{reason}; last.pt holds the weights from before that update ({hint})")
+
+
 def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_norm: Optional[torch.Tensor],
               throughput: Throughput) -> None:
-    values = {"train/loss": torch.stack(losses).mean().item()}
+    loss = torch.stack(losses).mean().item() if losses else float("nan")  # nan: every step was skipped
+    values = {"train/loss": loss}
     for name, group in zip(run.group_names, run.grad_step.optimizer.param_groups):
         values[f"train/lr/{name}"] = group["lr"]
         momentum = group.get("momentum", group.get("betas", (None,))[0])
@@ -110,6 +143,8 @@ def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_nor
     if grad_norm is not None:
         values["train/grad_norm"] = grad_norm.item()
     values.update(run.grad_step.amp_values())
+    if run.nonfinite == "skip":
+        values["train/nonfinite_steps"] = progress.nonfinite_steps
     rate = throughput.rate()
     if rate is not None:
         values["train/samples_per_s"] = rate
