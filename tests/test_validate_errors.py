@@ -8,6 +8,7 @@ directory created. Legal but suspicious settings warn in one line and run.
 from __future__ import annotations
 
 import pytest
+import torch
 
 from optkit.cli import check_command_line
 from optkit.errors import ConfigError
@@ -162,3 +163,15 @@ def test_suspicious_but_legal_warns_once_and_runs(train_cli, tmp_path, args, war
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"optkit: warning: {warning}"), out.stderr
     assert "optimizer: AdamW" in out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_what_only_the_training_machine_knows_fails_before_optkit_writes(train_cli, tmp_path):
+    """CUDA's presence is checked where the run starts (a SLURM job's node, not the login
+    node): after Hydra's own files, before any of optkit's."""
+    out = train_cli(["trainer.device=cuda", f"hydra.run.dir={tmp_path}"])
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "optkit: config error: trainer.device: CUDA is not available on this machine (got 'cuda'; did you mean cpu?)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hydra", ".optkit.lock", "train.log"]
