@@ -31,9 +31,26 @@ def find_batches_dir(root: Optional[str]) -> Path:
                       "or in its cifar-10-batches-py/", root)
 
 
+class BatchUnpickler(pickle.Unpickler):
+    """CIFAR-10's python batches are pickles of `{b"data": uint8 array, b"labels": [int], ...}`.
+    Only numpy's array and scalar reconstruction may be called while reading one, so a
+    doctored file in `data.root` cannot run code (a plain `pickle.load` would run anything)."""
+
+    NUMPY = {"numpy", "numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric", "numpy._core.numeric"}
+    NAMES = {"ndarray", "dtype", "_reconstruct", "scalar", "_frombuffer"}
+
+    def find_class(self, module: str, name: str) -> object:
+        if module in self.NUMPY and name in self.NAMES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} has no place in a CIFAR-10 batch")
+
+
 def read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     with path.open("rb") as f:
-        batch = pickle.load(f, encoding="bytes")
+        try:
+            batch = BatchUnpickler(f, encoding="bytes").load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as err:
+            raise ConfigError("data.root", f"{path} is not a CIFAR-10 python batch ({err})", str(path.parent)) from None
     x = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
     return torch.from_numpy(x.copy()), torch.tensor(batch[b"labels"], dtype=torch.int64)
 
