@@ -46,8 +46,8 @@ def test_every_torch_load_is_weights_only(path):
 
 
 def test_custom_imports_only_imports_the_listed_modules(monkeypatch):
+    cfg = compose_config(["custom_imports=[tests.custom_opt.my_optimizer,os.path]"])
     imported = []
     monkeypatch.setattr(importlib, "import_module", lambda module: imported.append(module))
-    cfg = compose_config(["custom_imports=[tests.custom_opt.my_optimizer,os.path]"])
     validate.import_custom_modules(cfg)
     assert imported == ["tests.custom_opt.my_optimizer", "os.path"]
