@@ -31,6 +31,7 @@ Which micro-batches form a window, and their weights, is `WindowPlan`'s business
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Callable, ContextManager, Optional
 
@@ -197,13 +198,12 @@ class GradStep:
 
     @staticmethod
     def find_nonfinite(loss: torch.Tensor, norm: Optional[torch.Tensor]) -> Optional[str]:
-        """"loss" or "gradient" (its total norm) when one is inf or NaN; one host read.
-        Under DDP the gradient is all-reduced, so every rank sees a non-finite one alike."""
-        flags = torch.isfinite(loss if norm is None else torch.stack((loss.float(), norm.float())))
-        finite = flags.tolist() if flags.ndim else [flags.item()]
-        if not finite[0]:
-            return "loss"
-        return None if all(finite) else "gradient"
+        """"loss" or "gradient" (its total norm) when one is inf or NaN. One host read of
+        their sum (non-finite exactly when one of them is; the norm is >= 0), a second only
+        to name the culprit. Under DDP the gradient is all-reduced, so every rank agrees."""
+        if math.isfinite((loss if norm is None else loss + norm).item()):
+            return None
+        return "loss" if not math.isfinite(loss.item()) else "gradient"
 
     def clip(self, want_norm: bool) -> Optional[torch.Tensor]:
         """Clip the accumulated, unscaled gradients; return their pre-clip total norm (a
