@@ -20,7 +20,6 @@ own section of docs/benchmarks.md (between its marker comments) and leaves the r
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import datetime
 import statistics
@@ -36,7 +35,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from bench_doc import machine, markers, write_section  # noqa: E402
+from bench_doc import bench_args, machine, markers, write_section  # noqa: E402
 from optkit.grad import GradStep, Window  # noqa: E402
 from optkit.models import MLP  # noqa: E402
 
@@ -226,14 +225,7 @@ def report(device: torch.device, threads: int, repeats: int, clip: dict[str, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=31)
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave docs/ alone")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device = bench_args(__doc__.splitlines()[0])
     clip = bench_clip(device, args.repeats)
     accum = bench_accumulation(device, args.repeats)
     section = report(device, args.threads, args.repeats, clip, accum, ride_along_difference(device))

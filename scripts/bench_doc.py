@@ -1,10 +1,12 @@
-"""What every benchmark script shares: the machine line and its own section of docs/benchmarks.md.
+"""What every benchmark script shares: the command line, the machine line and its own
+section of docs/benchmarks.md.
 
 Each script owns the part of docs/benchmarks.md between its marker comments
 (`<!-- NAME:start -->` … `<!-- NAME:end -->`), replaces it on every run and leaves the rest.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from pathlib import Path
@@ -12,6 +14,19 @@ from pathlib import Path
 import torch
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def bench_args(description: str, repeats: int = 31) -> tuple[argparse.Namespace, torch.device]:
+    """The common command line (--device, --threads, --repeats of interleaved rounds,
+    --no-write), parsed, with torch's thread count set."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--no-write", action="store_true", help="print the section, leave docs/ alone")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    return args, torch.device(args.device)
 
 
 def markers(name: str) -> tuple[str, str]:

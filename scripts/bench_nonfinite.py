@@ -16,7 +16,6 @@ Variants are timed in interleaved rounds and reported as medians (bench_clip.py'
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from bench_clip import interleaved  # noqa: E402
-from bench_doc import machine, markers, write_section  # noqa: E402
+from bench_doc import bench_args, machine, markers, write_section  # noqa: E402
 from optkit.grad import GradStep, Window  # noqa: E402
 from optkit.models import MLP  # noqa: E402
 
@@ -85,14 +84,7 @@ def report(device: torch.device, threads: int, repeats: int, results: dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=31)
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave docs/ alone")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device = bench_args(__doc__.splitlines()[0])
     results = {name: bench_model(shape, hidden, device, args.repeats) for name, (shape, hidden) in MODELS.items()}
     section = report(device, args.threads, args.repeats, results)
     print(section)
