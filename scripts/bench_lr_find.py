@@ -1,6 +1,6 @@
 """Benchmark: the lr range test's wall time, and what it costs beyond the training steps it runs.
 
-    python scripts/bench_lr_find.py [--device cpu|cuda] [--iters 100] [--repeats 7] [--no-write]
+    python scripts/bench_lr_find.py [--device cpu|cuda] [--threads N] [--iters 100] [--repeats 7] [--no-write]
 
 On digits (batch 64, AdamW, `logging.log_every=10`) with model=mlp and model=cnn, components
 built once per model in this process:
@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -99,13 +100,14 @@ def variants(model: str, device_name: str, settings: RangeTest) -> dict[str, Cal
     return {f"{model} floor": floor, f"{model} range_test": test, f"{model} find_lr": tool}
 
 
-def command(model: str, device: str, iters: int, repeats: int) -> float:
+def command(model: str, device: str, iters: int, repeats: int, threads: Optional[int]) -> float:
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         subprocess.run([sys.executable, str(REPO / "scripts" / "lr_find.py"), *overrides(model, device),
                         f"num_iters={iters}", "out=/dev/null"], check=True, capture_output=True,
-                       cwd=REPO)
+                       cwd=REPO, env=env)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -115,7 +117,8 @@ def report(args: argparse.Namespace, times: dict[str, float], commands: dict[str
         START,
         "## lr range test (`scripts/bench_lr_find.py`)",
         "",
-        f"Command: `python scripts/bench_lr_find.py --device {args.device} --iters {args.iters} "
+        f"Command: `python scripts/bench_lr_find.py --device {args.device}"
+        f"{f' --threads {args.threads}' if args.threads else ''} --iters {args.iters} "
         f"--repeats {args.repeats}`; torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), "
         f"{where}, {datetime.date.today().isoformat()}. Digits, batch 64, AdamW, `logging.log_every=10`; "
         f"medians of {args.repeats} interleaved rounds (the command: of {args.command_repeats} runs).",
@@ -139,17 +142,21 @@ def report(args: argparse.Namespace, times: dict[str, float], commands: dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--iters", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--command-repeats", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print the section, leave docs/benchmarks.md")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     settings = RangeTest(num_iters=args.iters, min_lr=1e-6, max_lr=1e-2)
     runs: dict[str, Callable[[], float]] = {}
     for model in MODELS:
         runs.update(variants(model, args.device, settings))
     times = interleaved(runs, args.repeats)
-    commands = {model: command(model, args.device, args.iters, args.command_repeats) for model in MODELS}
+    commands = {model: command(model, args.device, args.iters, args.command_repeats, args.threads)
+                for model in MODELS}
     section = report(args, times, commands, machine(torch.device(args.device)))
     print(section)
     if not args.no_write:
