@@ -4,8 +4,11 @@ basic and the local submitit launcher."""
 from __future__ import annotations
 
 import json
+import os
 
-import optuna
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna 2.x on the pinned SQLAlchemy 1.4
+
+import optuna  # noqa: E402
 import pytest
 import yaml
 from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
@@ -49,6 +52,7 @@ def test_intervals_are_checked_at_both_ends():
     [*NARROW, "optimizer.lr=tag(log, interval(1e-3, 1e-2))"],
     [PRESET, "schedule=choice(step, cosine)", "optimizer.lr=0.01", "optimizer.weight_decay=0.01", "warmup.iters=9"],
     [*NARROW, "~hydra.sweeper.params.schedule", "hydra.sweeper.n_trials=3", "hydra/sweeper/sampler=random"],
+    [*NARROW, "warmup=none", "warmup.iters=int(interval(0, 5))"],  # no warmup: iters unused, 0 is fine
 ])
 def test_good_sweeps_pass_the_check(args):
     check_command_line(["-m", *args])
@@ -61,13 +65,9 @@ def test_good_sweeps_pass_the_check(args):
     ([*NARROW, "optimizer.lrr=tag(log, interval(1e-3, 1e-2))"], "optimizer.lrr"),
     ([*NARROW, "hydra.sweeper.n_trails=3"], "hydra.sweeper.n_trails"),
     (["optimizer.lr=interval(0.001, 0.01)"], "optimizer.lr"),  # the basic sweeper cannot sample it
-    ([PRESET, "schedule=cosine", "optimizer.weight_decay=0.01", "warmup=none", "warmup.iters=int(interval(0, 5))"],
-     None),  # warmup none: iters unused, so 0 is fine
+    ([*NARROW, "warmup.iters=int(interval(0, 5))"], "warmup.iters"),  # 0: a linear warmup needs iters > 0
 ])
 def test_bad_sweeps_fail_the_check_naming_the_key(args, key):
-    if key is None:
-        check_command_line(["-m", *args])
-        return
     with pytest.raises(ConfigError) as err:
         check_command_line(["-m", *args])
     assert err.value.key == key

@@ -45,11 +45,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from optkit.errors import ConfigError, exit_config_error
+
+if TYPE_CHECKING:  # torch is imported when the test runs, not for --help or a bad argument
+    import torch
+    from omegaconf import DictConfig
+    from torch import nn
+
+    from optkit.data import Dataset
+    from optkit.grad import GradStep, Window, WindowPlan
 
 TOOL_ARGS = ("num_iters", "min_lr", "max_lr", "mode", "smooth", "diverge", "out", "json")
 USAGE = ("usage: lr_find.py [hydra overrides] num_iters=100 min_lr=1e-7 max_lr=10 mode=exp|linear "
@@ -88,10 +96,11 @@ class RangeTest:
             if f.name not in tool:
                 continue
             text = tool[f.name]
+            kind = {"int": (int, "an int"), "float": (float, "a number")}.get(str(f.type))
             try:
-                kwargs[f.name] = {"int": int, "float": float}.get(str(f.type), str)(text)
+                kwargs[f.name] = text if kind is None else kind[0](text)
             except ValueError:
-                raise ConfigError(f.name, f"must be a {f.type}", text) from None
+                raise ConfigError(f.name, f"must be {kind[1]}", text) from None
         return cls(**kwargs)
 
     def lrs(self) -> np.ndarray:
@@ -130,6 +139,8 @@ class SmoothedLoss:
 def steepest_descent(lrs: np.ndarray, smoothed: np.ndarray) -> Optional[int]:
     """The step where the smoothed loss falls fastest against log(lr), between the first
     `SKIP_START` of the steps and the smoothed minimum; None when it never fell there."""
+    if not np.isfinite(smoothed).any():
+        return None
     low = int(len(smoothed) * SKIP_START)
     high = int(np.nanargmin(smoothed))
     if high - low < 2:
@@ -154,6 +165,9 @@ class Curve:
 
     @property
     def min_loss_lr(self) -> float:
+        """The lr where the smoothed loss is smallest (nan when no loss was finite)."""
+        if not np.isfinite(self.smoothed).any():
+            return math.nan
         return float(self.lr[np.nanargmin(self.smoothed)])
 
 
@@ -167,7 +181,8 @@ def group_ratios(groups: Sequence[dict[str, Any]], base_lr: Optional[float]) -> 
 
 
 @contextlib.contextmanager
-def restored(model: Any, optimizer: Any, scaler: Any = None) -> Iterator[None]:
+def restored(model: nn.Module, optimizer: torch.optim.Optimizer,
+             scaler: Optional[torch.amp.GradScaler] = None) -> Iterator[None]:
     """Put back, whatever happens inside: weights and buffers, the optimizer's state and
     groups (lr included), the GradScaler, each module's train/eval flag and the RNGs. A
     state_dict round trip through deep copies on the same device: for its duration, a second
@@ -191,8 +206,9 @@ def restored(model: Any, optimizer: Any, scaler: Any = None) -> Iterator[None]:
         checkpoint.set_rng_state(rng)
 
 
-def range_test(model: Any, grad_step: Any, windows: Iterator[Any], batch: Callable[[Any], Any],
-               settings: RangeTest, ratios: Sequence[float], check_every: int) -> Curve:
+def range_test(model: nn.Module, grad_step: GradStep, windows: Iterator[Window],
+               batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], settings: RangeTest,
+               ratios: Sequence[float], check_every: int) -> Curve:
     """Run the test with a built `GradStep` (its optimizer's groups get `lr_i · ratio`) over
     `windows`; model, optimizer and scaler are restored afterwards."""
     import torch
@@ -225,8 +241,8 @@ def range_test(model: Any, grad_step: Any, windows: Iterator[Any], batch: Callab
     return Curve(lrs[:n], np.array(losses), np.array(tracker.values), stopped_at, seconds)
 
 
-def training_windows(plan: Any, data: Any, seed: int, shuffle: bool, first_epoch: int,
-                     num_iters: int) -> Iterator[Any]:
+def training_windows(plan: WindowPlan, data: Dataset, seed: int, shuffle: bool, first_epoch: int,
+                     num_iters: int) -> Iterator[Window]:
     """Training's optimizer steps from the start of `first_epoch` on, as many as wanted. With
     `grad.remainder=mmcv` the run's end, whose last window MMCV rescales, is moved past the
     test's `num_iters` steps."""
@@ -236,7 +252,7 @@ def training_windows(plan: Any, data: Any, seed: int, shuffle: bool, first_epoch
         end = first_epoch * len(plan.slices) + (num_iters + 1) * plan.accumulate
         plan = dataclasses.replace(plan, max_iters=end)
 
-    def order(e: int) -> Any:
+    def order(e: int) -> torch.Tensor:
         return epoch_order(len(data.train), e, seed, shuffle).to(data.train.y.device)
 
     epoch = first_epoch
@@ -255,7 +271,7 @@ class Result:
     start: str  # "fresh init" or the checkpoint's path
 
 
-def find_lr(cfg: Any, settings: RangeTest) -> Result:
+def find_lr(cfg: DictConfig, settings: RangeTest) -> Result:
     """The range test of a composed config: built as training builds it, from its state."""
     from optkit import distributed, validate
     from optkit.loop import Progress
@@ -340,7 +356,7 @@ def plot(result: Result, out: Path, title: str) -> None:
     plt.close(fig)
 
 
-def describe(cfg: Any, result: Result) -> str:
+def describe(cfg: DictConfig, result: Result) -> str:
     def name(node: Any) -> str:
         return str(node.get("_target_", "?")).rsplit(".", 1)[-1].removeprefix("load_")
 
