@@ -88,51 +88,6 @@ def make_timeline(cfg: DictConfig, n_train: int, info: distributed.DistInfo,
     return Timeline(iters_per_epoch, max_iters)
 
 
-@dataclass
-class Components:
-    """What a run trains with, built from the config. `run` and the lr range test
-    (`optkit.lr_find`) both build it here, so the test trains exactly what training would."""
-
-    data: Dataset
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    group_names: list[str]
-    timeline: Timeline
-    schedule: Schedule
-    windows: WindowPlan
-    autocast: Callable[[], ContextManager]
-    scaler: Optional[torch.amp.GradScaler]
-
-
-def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.device) -> Components:
-    """AMP, seed, data, model, optimizer (paramwise groups), schedule and accumulation
-    windows, in MMCV's runner order (the config is validated before)."""
-    autocast, scaler = amp_setup(cfg.trainer.amp, device)
-    seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
-
-    data = instantiate_at("data", cfg.data).to(device)
-    model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
-    optimizer = build_optimizer(model, cfg)
-    group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
-    timeline = make_timeline(cfg, len(data.train), info)
-    schedule = build_schedule(cfg, timeline)
-    windows = WindowPlan(tuple(epoch_slices(cfg, len(data.train), info)), cfg.grad.accumulate,
-                         cfg.grad.remainder, timeline.max_iters)
-    return Components(data, model, optimizer, group_names, timeline, schedule, windows, autocast, scaler)
-
-
-def build_grad_step(cfg: DictConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager]) -> GradStep:
-    """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling."""
-    clip = cfg.grad.clip
-    return GradStep(
-        model, optimizer, F.cross_entropy,
-        max_norm=None if clip is None else clip.max_norm,
-        norm_type=2.0 if clip is None else clip.norm_type,
-        clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast,
-    )
-
-
 def output_dir() -> Path:
     from hydra.core.hydra_config import HydraConfig
 
@@ -205,6 +160,51 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         logger.close()
         distributed.shutdown()
     return progress.best_acc
+
+
+@dataclass
+class Components:
+    """What a run trains with, built from the config. `run` and the lr range test
+    (`optkit.lr_find`) both build it here, so the test trains exactly what training would."""
+
+    data: Dataset
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    group_names: list[str]
+    timeline: Timeline
+    schedule: Schedule
+    windows: WindowPlan
+    autocast: Callable[[], ContextManager]
+    scaler: Optional[torch.amp.GradScaler]
+
+
+def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.device) -> Components:
+    """AMP, seed, data, model, optimizer (paramwise groups), schedule and accumulation
+    windows, in MMCV's runner order (the config is validated before)."""
+    autocast, scaler = amp_setup(cfg.trainer.amp, device)
+    seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
+
+    data = instantiate_at("data", cfg.data).to(device)
+    model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
+    optimizer = build_optimizer(model, cfg)
+    group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
+    timeline = make_timeline(cfg, len(data.train), info)
+    schedule = build_schedule(cfg, timeline)
+    windows = WindowPlan(tuple(epoch_slices(cfg, len(data.train), info)), cfg.grad.accumulate,
+                         cfg.grad.remainder, timeline.max_iters)
+    return Components(data, model, optimizer, group_names, timeline, schedule, windows, autocast, scaler)
+
+
+def build_grad_step(cfg: DictConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager]) -> GradStep:
+    """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling."""
+    clip = cfg.grad.clip
+    return GradStep(
+        model, optimizer, F.cross_entropy,
+        max_norm=None if clip is None else clip.max_norm,
+        norm_type=2.0 if clip is None else clip.norm_type,
+        clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast,
+    )
 
 
 def resume_source(resume: Optional[str], run_dir: Path) -> Optional[tuple[Path, dict[str, Any]]]:
