@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from optkit.config import CONF_DIR
-from optkit.errors import ConfigError, OptkitError, exit_error
+from optkit.errors import ConfigError, OptkitError, exit_config_error, exit_error
 
 CONFIG_NAME = "train"
 MAX_CHECKED_JOBS = 64  # larger sweeps check every value once instead of every combination
@@ -204,7 +204,7 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
             check_command_line(sys.argv[1:])
             return main()
         except ConfigError as err:
-            exit_error(err)
+            exit_config_error(err)
 
     return wrapper
 

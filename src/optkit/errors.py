@@ -107,3 +107,7 @@ def forget_warnings() -> None:
 def exit_error(err: OptkitError) -> NoReturn:
     print(f"optkit: {err.label}: {err.message()}", file=sys.stderr)
     sys.exit(err.exit_code)
+
+
+def exit_config_error(err: ConfigError) -> NoReturn:
+    exit_error(err)

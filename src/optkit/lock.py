@@ -22,7 +22,7 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from optkit.errors import ConfigError, exit_error, warn
+from optkit.errors import ConfigError, exit_config_error, warn
 
 LOCK = ".optkit.lock"
 
@@ -69,7 +69,7 @@ class RunDirLock(Callback):
         try:
             self.fd = acquire(Path(str(OmegaConf.select(config, key))).absolute(), key)
         except ConfigError as err:
-            exit_error(err)  # Hydra would print a callback's exception with a traceback hint, exit 1
+            exit_config_error(err)  # Hydra would print a callback's exception with a traceback hint, exit 1
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._lock(config, "hydra.run.dir")

@@ -287,7 +287,9 @@ def find_lr(cfg: DictConfig, settings: RangeTest) -> Result:
     if cfg.trainer.resume not in (None, "auto"):
         found = resume.find(cfg.trainer.resume, Path.cwd())
         progress, start = resume.restore(found, built.model, built.optimizer, built.scaler, cfg), str(found[0])
-    grad_step = build_grad_step(cfg, built.model, built.optimizer, built.scaler, built.autocast)
+    # without training's non-finite check: divergence is what the test looks for, and it reads
+    # its losses once per logging interval (the check would read every step)
+    grad_step = build_grad_step(cfg, built.model, built.optimizer, built.scaler, built.autocast, check_finite=False)
     windows = training_windows(built.windows, built.data, cfg.trainer.seed, cfg.data.shuffle, progress.epoch,
                                settings.num_iters)
     curve = range_test(built.model, grad_step, windows, built.data.train_batch, settings, ratios,

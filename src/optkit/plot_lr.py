@@ -7,7 +7,8 @@ overrides, checked by the same one-line errors, exit 2). Nothing is loaded: the 
 static description (`optkit.data.describe`) gives the model's input shape and the steps
 per epoch, the model is built on the meta device, the optimizer gives the param groups
 (`optkit.preview`, which validation builds too), and `Schedule` evaluates every curve in
-one numpy pass (a million steps well under a second). `lr[i]` is the value that the optimizer step of iteration i (0-based) uses.
+one numpy pass (a million steps well under a second). `lr[i]` is the value that the
+optimizer step of iteration i (0-based) uses.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from optkit.errors import ConfigError, exit_error
+from optkit.errors import ConfigError, exit_config_error
 
 TOOL_ARGS = ("out", "json", "iters_per_epoch")
 USAGE = "usage: plot_lr.py [hydra overrides] out=PATH.png json=PATH.json iters_per_epoch=N"
@@ -151,7 +152,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cfg = compose(overrides)
         data = curves(cfg, iters_per_epoch)
     except ConfigError as err:
-        exit_error(err)
+        exit_config_error(err)
     out = Path(tool.get("out", "lr.png"))
     plot(data, out, describe_run(cfg))
     if "json" in tool:

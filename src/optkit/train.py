@@ -198,12 +198,14 @@ def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.
 
 
 def build_grad_step(cfg: DictConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager]) -> GradStep:
-    """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling."""
+                    scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager],
+                    check_finite: bool = True) -> GradStep:
+    """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling, and
+    (training) the non-finite check."""
     clip = cfg.grad.clip
     return GradStep(
         model, optimizer, F.cross_entropy,
         max_norm=None if clip is None else clip.max_norm,
         norm_type=2.0 if clip is None else clip.norm_type,
-        clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast,
+        clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast, check_finite=check_finite,
     )
