@@ -129,3 +129,11 @@ def test_a_truncated_last_pt_resumes_from_prev_pt_exactly(tmp_path, capsys):
     a, b = state(tmp_path / "full"), state(cut)
     assert a["progress"]["step"] == b["progress"]["step"] == 6
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_comparing_run_lengths_prints_no_warning_of_the_old_run(tmp_path, capsys):
+    train(tmp_path, "warmup=linear", "warmup.iters=5", "trainer.max_iters=3")  # warns: warmup covers the run
+    capsys.readouterr()
+    train(tmp_path, "warmup=linear", "warmup.iters=5", "trainer.max_iters=8")
+    assert capsys.readouterr().err == ""
+    assert state(tmp_path)["progress"]["step"] == 8

@@ -7,14 +7,16 @@ by a non-finite loss (`NonFiniteError`) exits 3.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import sys
-from typing import Any, Iterable, NoReturn
+from typing import Any, Iterable, Iterator, NoReturn
 
 EXIT_CONFIG_ERROR = 2
 EXIT_NONFINITE = 3
 _UNSET = object()
 _warned: set[str] = set()
+_muted = [0]  # > 0 inside `muted()`
 
 
 class OptkitError(Exception):
@@ -93,10 +95,20 @@ def warn(text: str) -> None:
     """A legal but suspicious setting: one line on stderr, and the run goes on. Each text
     is printed once per process: the config is checked before Hydra starts and again when
     the run builds it, and the user should read each warning once."""
-    if text in _warned:
+    if text in _warned or _muted[0]:
         return
     _warned.add(text)
     print(f"optkit: warning: {text}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """No warnings inside: for building an old run's objects only to compare them."""
+    _muted[0] += 1
+    try:
+        yield
+    finally:
+        _muted[0] -= 1
 
 
 def forget_warnings() -> None:

@@ -28,7 +28,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from optkit import checkpoint
-from optkit.errors import ConfigError, format_value, warn
+from optkit.errors import ConfigError, format_value, muted, warn
 from optkit.loop import Progress
 from optkit.schedule import Timeline
 from optkit.schedule.build import build_schedule
@@ -95,8 +95,9 @@ def same_curves(saved: Mapping[str, Any], cfg: DictConfig, timeline: Timeline, g
     """Whether the saved run length gives the same lr and momentum as the current one on
     every step of the shorter run (only asked when nothing else that shapes them changed)."""
     old_timeline = Timeline(timeline.iters_per_epoch, run_length(saved, timeline.iters_per_epoch))
-    old = build_schedule(OmegaConf.create(dict(saved)), old_timeline)
-    new = build_schedule(cfg, timeline)
+    with muted():  # the old run's warnings (a warmup longer than it) were its own
+        old = build_schedule(OmegaConf.create(dict(saved)), old_timeline)
+        new = build_schedule(cfg, timeline)
     steps = np.arange(min(old_timeline.max_iters, timeline.max_iters))
     bases = [group["lr"] for group in groups]
     if not np.array_equal(old.lr(bases, steps), new.lr(bases, steps)):
