@@ -52,7 +52,7 @@ EXPECTED = {
     "tutorial_sgd_momentum": "optimizer=sgd schedule=fixed optimizer.lr=0.02 optimizer.momentum=0.9 "
                              "optimizer.weight_decay=0.0001",
     "tutorial_custom_optimizer": "optimizer=custom schedule=fixed optimizer._target_=examples.my_optimizer.MyOptimizer "
-                                 "+optimizer.a=0.9 +optimizer.b=0.99 +optimizer.c=0.1 +optimizer.lr=0.0003 "
+                                 "++optimizer.a=0.9 ++optimizer.b=0.99 ++optimizer.c=0.1 ++optimizer.lr=0.0003 "
                                  "'custom_imports=[examples.my_optimizer]' allow_failed_imports=false",
     "resnet18_cifar10": "optimizer=sgd schedule=step data.batch_size=128 optimizer.lr=0.1 optimizer.momentum=0.9 "
                         "optimizer.weight_decay=0.0001 'schedule.step=[100,150]' trainer.max_epochs=200",
@@ -63,7 +63,7 @@ EXPECTED = {
                     "optimizer.lr=0.001 optimizer.weight_decay=0.05 optimizer.eps=1e-08 "
                     "'optimizer.betas=[0.9,0.999]' schedule.by_epoch=false schedule.min_lr_ratio=0.01 "
                     "warmup.iters=5 warmup.ratio=0.001 warmup.by_epoch=true "
-                    "'+paramwise.custom_keys={.cls_token:{decay_mult:0.0},.pos_embed:{decay_mult:0.0}}' "
+                    "'++paramwise.custom_keys={.cls_token:{decay_mult:0.0},.pos_embed:{decay_mult:0.0}}' "
                     "grad.clip.max_norm=5.0 trainer.amp=fp16 trainer.max_epochs=100",
 }
 
@@ -308,7 +308,7 @@ def test_shipped_options_are_selected_when_they_match():
     t = translate({"optimizer": {"type": "AdamW", "lr": 1e-3, "weight_decay": 0.05, "paramwise_cfg": {
         "custom_keys": {"backbone": {"lr_mult": 0.1, "decay_mult": 0.9}, "head": {"lr_mult": 10}}}}}, "c")
     assert "paramwise=backbone_lr" in override_line(t)
-    assert "'+paramwise.custom_keys={head:{lr_mult:10}}'" in override_line(t)
+    assert "'++paramwise.custom_keys={head:{lr_mult:10}}'" in override_line(t)
     t = translate({"optimizer_config": {"grad_clip": {"max_norm": 10}}}, "c")
     assert override_line(t) == "schedule=fixed grad.clip.max_norm=10"
 

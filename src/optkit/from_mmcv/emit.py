@@ -64,7 +64,7 @@ def override_line(t: Translation) -> str:
     """`optimizer=sgd schedule=step optimizer.lr=0.1 ...`, quoted for a POSIX shell."""
     items = [f"{group}={option}" for group, option in sorted(t.options.items(), key=lambda item: rank((item[0],)))]
     for path, value in sorted(t.values.items(), key=lambda item: rank(item[0])):
-        plus = "+" if path in t.added else ""
+        plus = "++" if path in t.added else ""
         items.append(f"{plus}{'.'.join(path)}={hydra_value(value)}")
     return " ".join(shlex.quote(item) for item in items)
 

@@ -48,7 +48,7 @@ class Translation:
     source: str
     options: dict[str, str] = field(default_factory=dict)  # group → option
     values: dict[Path_, Any] = field(default_factory=dict)  # field path → value
-    added: set[Path_] = field(default_factory=set)  # paths the option does not have ('+' on the command line)
+    added: set[Path_] = field(default_factory=set)  # paths the option may lack ('++': add or override)
     notes: list[str] = field(default_factory=list)  # "key: caveat"
     skipped: list[str] = field(default_factory=list)  # "key: why it is not translated"
 
