@@ -32,10 +32,7 @@ class MyOptimizer(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = None if closure is None else torch.enable_grad()(closure)()  # torch's closure convention
         for group in self.param_groups:
             lr, a, b, c = group["lr"], group["a"], group["b"], group["c"]
             for p in group["params"]:

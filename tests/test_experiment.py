@@ -2,10 +2,8 @@
 steps; each tutorial recipe is what the importer makes of the tutorial's MMCV snippet."""
 from __future__ import annotations
 
-import pickle
 import shlex
 
-import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -16,6 +14,7 @@ from optkit.from_mmcv.emit import override_line
 from optkit.from_mmcv.read import read_config
 from optkit.from_mmcv.translate import translate
 from optkit.train import run
+from tests import test_data
 from tests.conftest import REPO, compose_config, run_train
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
@@ -32,12 +31,8 @@ LR_SNIPPETS = ("tutorial_step", "tutorial_cosine", "tutorial_poly", "tutorial_wa
 
 
 def write_fake_cifar(folder, n=20):
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, n))}
-        with open(folder / name, "wb") as f:
-            pickle.dump(batch, f)
+    """tests/test_data.py's fake CIFAR-10 python batches; returns the folder."""
+    test_data.write_fake_cifar(folder, n)
     return folder
 
 

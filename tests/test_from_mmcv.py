@@ -61,7 +61,7 @@ EXPECTED = {
                   "trainer.max_iters=40000",
     "vit_finetune": "optimizer=adamw schedule=cosine warmup=linear paramwise=no_decay_bias_norm data.batch_size=128 "
                     "optimizer.lr=0.001 optimizer.weight_decay=0.05 optimizer.eps=1e-08 "
-                    "'optimizer.betas=[0.9,0.999]' schedule.by_epoch=false schedule.min_lr_ratio=0.01 "
+                    "'optimizer.betas=[0.9,0.999]' schedule.by_epoch=false schedule.min_lr=1e-06 "
                     "warmup.iters=5 warmup.ratio=0.001 warmup.by_epoch=true "
                     "'++paramwise.custom_keys={.cls_token:{decay_mult:0.0},.pos_embed:{decay_mult:0.0}}' "
                     "grad.clip.max_norm=5.0 trainer.amp=fp16 trainer.max_epochs=100",

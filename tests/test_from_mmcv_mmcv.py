@@ -91,32 +91,23 @@ def required_arguments(own: dict) -> dict:
     return found
 
 
-@pytest.mark.parametrize("name", sorted(mm.LR_HOOKS))
-def test_an_imported_lr_policy_composes_to_mmcvs_defaults(name):
-    """`lr_config=dict(policy=NAME, <required only>)` → every schedule field holds MMCV's
-    default, whatever the optkit option's own default is (restart_weights, gamma, ...)."""
-    option, own = mm.LR_HOOKS[name]
-    given = required_arguments(own)
-    t = translate({"optimizer": {"type": "SGD", "lr": 0.1, "momentum": 0.9},
-                   "lr_config": {"policy": name, **given}}, "test")
+@pytest.mark.parametrize("key,name", [("lr_config", name) for name in sorted(mm.LR_HOOKS)]
+                         + [("momentum_config", name) for name in sorted(mm.MOMENTUM_HOOKS)])
+def test_an_imported_policy_composes_to_mmcvs_defaults(key, name):
+    """`<key>=dict(policy=NAME, <required only>)` → every field holds MMCV's default, whatever
+    the optkit option's own default is (restart_weights, gamma, ...). The lr warmup is its own
+    group (checked below)."""
+    group, hooks, suffix, family = {"lr_config": ("schedule", mm.LR_HOOKS, "LrUpdaterHook", "lr_hooks"),
+                                    "momentum_config": ("momentum", mm.MOMENTUM_HOOKS, "MomentumUpdaterHook",
+                                                        "momentum_hooks")}[key]
+    given = required_arguments(hooks[name][1])
+    t = translate({"optimizer": {"type": "SGD", "lr": 0.1, "momentum": 0.9}, key: {"policy": name, **given}}, "test")
     cfg = compose_config(shlex.split(override_line(t)))
-    expected = {**effective_arguments(REFERENCE["lr_hooks"][f"{name}LrUpdaterHook"]), **given}
-    for key, value in expected.items():
-        if not key.startswith("warmup"):
-            assert_same(cfg.schedule[key], value, key)
+    expected = {**effective_arguments(REFERENCE[family][f"{name}{suffix}"]), **given}
+    for field, value in expected.items():
+        if group == "momentum" or not field.startswith("warmup"):
+            assert_same(cfg[group][field], value, field)
     assert cfg.warmup.kind is None
-
-
-@pytest.mark.parametrize("name", sorted(mm.MOMENTUM_HOOKS))
-def test_an_imported_momentum_policy_composes_to_mmcvs_defaults(name):
-    option, own = mm.MOMENTUM_HOOKS[name]
-    given = required_arguments(own)
-    t = translate({"optimizer": {"type": "SGD", "lr": 0.1, "momentum": 0.9},
-                   "momentum_config": {"policy": name, **given}}, "test")
-    cfg = compose_config(shlex.split(override_line(t)))
-    expected = {**effective_arguments(REFERENCE["momentum_hooks"][f"{name}MomentumUpdaterHook"]), **given}
-    for key, value in expected.items():
-        assert_same(cfg.momentum[key], value, key)
 
 
 def test_an_imported_warmup_composes_to_mmcvs_defaults():

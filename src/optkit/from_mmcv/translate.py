@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
@@ -174,6 +174,14 @@ def take(key: str, d: dict[str, Any], name: str, t: Translation) -> Any:
     return value
 
 
+def evaluated(key: str, d: dict[str, Any], t: Translation) -> Iterator[tuple[str, Any]]:
+    """Each (name, value) of `d`, popped; values that cannot be evaluated are reported instead."""
+    for name in list(d):
+        value = take(key, d, name, t)
+        if value is not ABSENT:
+            yield name, value
+
+
 def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     d = checked_dict("optimizer", value, t)
     if d is None:
@@ -190,10 +198,7 @@ def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     if option is not None:
         t.options["optimizer"] = option
         arguments = option_file("optimizer", option)
-        for name in list(d):
-            argument = take("optimizer", d, name, t)
-            if argument is ABSENT:
-                continue
+        for name, argument in evaluated("optimizer", d, t):
             if name in arguments:
                 t.set(("optimizer", name), argument)
             else:
@@ -209,10 +214,8 @@ def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
         else:
             t.skip("optimizer.type", f"{kind!r} is not in torch.optim and custom_imports does not say which module "
                    f"defines it: set optimizer._target_=<module>.{kind}")
-        for name in list(d):
-            argument = take("optimizer", d, name, t)
-            if argument is not ABSENT:
-                t.set(("optimizer", name), argument, added=True)
+        for name, argument in evaluated("optimizer", d, t):
+            t.set(("optimizer", name), argument, added=True)
     if paramwise_cfg is not ABSENT:
         paramwise(paramwise_cfg, t)
     if constructor is not ABSENT and constructor != mm.DEFAULT_CONSTRUCTOR:
@@ -229,10 +232,7 @@ def paramwise(value: Any, t: Translation) -> None:
     d = checked_dict("optimizer.paramwise_cfg", value, t)
     if not d:  # None or {}: MMCV's single group of model.parameters()
         return
-    for name in list(d):
-        item = take("optimizer.paramwise_cfg", d, name, t)
-        if item is ABSENT:
-            continue
+    for name, item in evaluated("optimizer.paramwise_cfg", d, t):
         key = f"optimizer.paramwise_cfg.{name}"
         if name not in PARAMWISE_FIELDS:
             t.skip(key, "not a DefaultOptimizerConstructor option (MMCV ignores it)")
@@ -268,10 +268,7 @@ def optimizer_config(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     if "Fp16" in str(kind):
         t.set(("trainer", "amp"), "fp16")
         loss_scale(d.pop("loss_scale", arguments.get("loss_scale")), "optimizer_config.loss_scale", t)
-    for name in list(d):
-        item = take("optimizer_config", d, name, t)
-        if item is ABSENT:
-            continue
+    for name, item in evaluated("optimizer_config", d, t):
         key = f"optimizer_config.{name}"
         if name == DELETE_KEY:
             t.skip(key, NO_BASE_TO_DELETE)
@@ -297,10 +294,7 @@ def grad_clip(value: Any, t: Translation) -> None:
     d = checked_dict("optimizer_config.grad_clip", value, t)
     if d is None:
         return
-    for name in list(d):
-        item = take("optimizer_config.grad_clip", d, name, t)
-        if item is ABSENT:
-            continue
+    for name, item in evaluated("optimizer_config.grad_clip", d, t):
         if name in ("max_norm", "norm_type"):
             t.set(("grad", "clip", name), item)
         else:
@@ -338,15 +332,30 @@ def lr_config(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     d = checked_dict("lr_config", value, t)
     if d is None:
         return
-    policy = policy_option("lr_config", d, mm.LR_HOOKS, "LrUpdaterHook", t)
-    if policy is None:
-        return
-    option, own = policy
-    t.options["schedule"] = option
     warmup_cfg = {name: take("lr_config", d, name, t) for name in ("warmup", "warmup_iters", "warmup_ratio",
                                                                    "warmup_by_epoch")}
-    hook_arguments("lr_config", d, {**mm.LR_HOOK_BASE, **own}, ("schedule", option), LR_POLICIES[option], t)
-    warmup(warmup_cfg, t)
+    if hook_policy("lr_config", d, t):
+        warmup(warmup_cfg, t)
+
+
+# config key → (optkit group, MMCV hooks, their common arguments, hook-name suffix, optkit policies)
+POLICY_KEYS = {
+    "lr_config": ("schedule", mm.LR_HOOKS, mm.LR_HOOK_BASE, "LrUpdaterHook", LR_POLICIES),
+    "momentum_config": ("momentum", mm.MOMENTUM_HOOKS, mm.MOMENTUM_HOOK_BASE, "MomentumUpdaterHook",
+                        MOMENTUM_POLICIES),
+}
+
+
+def hook_policy(key: str, d: dict[str, Any], t: Translation) -> bool:
+    """`policy` → the group's option, the other keys → its fields; False if the policy is not MMCV's."""
+    group, hooks, base, suffix, policies = POLICY_KEYS[key]
+    policy = policy_option(key, d, hooks, suffix, t)
+    if policy is None:
+        return False
+    option, own = policy
+    t.options[group] = option
+    hook_arguments(key, d, {**base, **own}, (group, option), policies[option], t)
+    return True
 
 
 def policy_option(key: str, d: dict[str, Any], hooks: dict[str, tuple], suffix: str,
@@ -376,10 +385,7 @@ def hook_arguments(key: str, d: dict[str, Any], mmcv_defaults: dict[str, Any], n
     group, option = node
     fields = {f.name for f in dataclasses.fields(policy)}
     hook = f"{key}.policy={option}"
-    for name in list(d):
-        item = take(key, d, name, t)
-        if item is ABSENT:
-            continue
+    for name, item in evaluated(key, d, t):
         if name in fields and name in mmcv_defaults:
             t.set((group, name), item)
         elif name == DELETE_KEY:
@@ -427,15 +433,8 @@ def warmup(w: dict[str, Any], t: Translation) -> None:
 
 def momentum_config(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     d = checked_dict("momentum_config", value, t)
-    if d is None:
-        return
-    policy = policy_option("momentum_config", d, mm.MOMENTUM_HOOKS, "MomentumUpdaterHook", t)
-    if policy is None:
-        return
-    option, own = policy
-    t.options["momentum"] = option
-    hook_arguments("momentum_config", d, {**mm.MOMENTUM_HOOK_BASE, **own}, ("momentum", option),
-                   MOMENTUM_POLICIES[option], t)
+    if d is not None:
+        hook_policy("momentum_config", d, t)
 
 
 def runner(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
@@ -448,10 +447,7 @@ def runner(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
         t.skip("runner.type", f"{'missing' if kind is ABSENT else repr(kind)}: optkit translates "
                f"{' and '.join(mm.RUNNERS)} only")
         return
-    for name in list(d):
-        item = take("runner", d, name, t)
-        if item is ABSENT:
-            continue
+    for name, item in evaluated("runner", d, t):
         if name == length:
             t.set(("trainer", name), item)
         else:
@@ -479,10 +475,7 @@ def data(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     d = checked_dict("data", value, t)
     if d is None:
         return
-    for name in list(d):
-        item = take("data", d, name, t)
-        if item is ABSENT:
-            continue
+    for name, item in evaluated("data", d, t):
         if name == "samples_per_gpu":
             t.set(("data", "batch_size"), item)
         else:
