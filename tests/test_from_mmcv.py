@@ -145,6 +145,9 @@ def test_the_file_is_never_executed(tmp_path):
     cfg = read_config(write(tmp_path, "c.py", f"x = open({str(marker)!r}, 'w')\ny = __import__('os')\n"))
     assert not marker.exists()
     assert isinstance(cfg["x"], Unevaluable) and isinstance(cfg["y"], Unevaluable)
+    cfg = read_config(write(tmp_path, "big.py", 'a = [0] * 10**9\nb = f"{1:>99999999}"\nc = "%99999999d" % 1\n'
+                                                 "d = 10 ** 10 ** 10\n"))
+    assert all(isinstance(v, Unevaluable) for v in cfg.values())  # nothing huge is built either
 
 
 @pytest.mark.parametrize("source,message", [

@@ -323,6 +323,8 @@ class Evaluator:
         if op not in BINARY:
             raise NotLiteral(f"operator {op.__name__} is not supported")
         left, right = self.eval(node.left), self.eval(node.right)
+        if op is ast.Mod and isinstance(left, str):
+            raise NotLiteral("%-formatting of strings is not supported")
         if op is ast.Pow and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
             raise NotLiteral("exponent too large")
         if op is ast.Mult and isinstance(left, (str, list, tuple)) and isinstance(right, int):
@@ -351,6 +353,6 @@ class Evaluator:
         if node.conversion in (ord("r"), ord("s"), ord("a")):
             value = {ord("r"): repr, ord("s"): str, ord("a"): ascii}[node.conversion](value)
         spec = "" if node.format_spec is None else self.eval(node.format_spec)
-        if not isinstance(value, (str, int, float, bool)) or len(spec) > 8:
+        if not isinstance(value, (str, int, float, bool)) or re.search(r"\d{4}", spec):
             raise NotLiteral("f-string formatting of this value is not supported")
         return format(value, spec)

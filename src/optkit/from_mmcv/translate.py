@@ -164,10 +164,7 @@ def checked_dict(key: str, value: Any, t: Translation) -> Optional[dict[str, Any
 def take(key: str, d: dict[str, Any], name: str, t: Translation) -> Any:
     """Pop `name` from `d`; an unevaluable value is reported and read as absent."""
     value = d.pop(name, ABSENT)
-    if isinstance(value, Unevaluable) and value is not ABSENT:
-        t.skip(f"{key}.{name}", f"cannot evaluate {value.source} ({value.reason})")
-        return ABSENT
-    bad = unevaluable_in(value) if value is not ABSENT else None
+    bad = None if value is ABSENT else unevaluable_in(value)
     if bad is not None:
         t.skip(f"{key}.{name}", f"cannot evaluate {bad.source} ({bad.reason})")
         return ABSENT
@@ -183,10 +180,10 @@ def evaluated(key: str, d: dict[str, Any], t: Translation) -> Iterator[tuple[str
 
 
 def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
+    if value is None:
+        t.skip("optimizer", "None: MMCV needs an optimizer")
     d = checked_dict("optimizer", value, t)
     if d is None:
-        if value is not ABSENT:
-            t.skip("optimizer", "MMCV needs an optimizer dict")
         return
     kind = take("optimizer", d, "type", t)
     paramwise_cfg = take("optimizer", d, "paramwise_cfg", t)
@@ -452,12 +449,21 @@ def runner(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
             t.set(("trainer", name), item)
         else:
             t.skip(f"runner.{name}", f"{kind} is bounded by {length} only")
-    by_epoch = [group for group, policies in (("schedule", LR_POLICIES), ("momentum", MOMENTUM_POLICIES))
-                if group in t.options and t.values.get((group, "by_epoch"), policy_default(
-                    policies[t.options[group]], group, t.options[group], "by_epoch"))]
+    by_epoch = by_epoch_groups(t)
     if kind == "IterBasedRunner" and by_epoch:
         t.note("runner", f"IterBasedRunner with {' and '.join(by_epoch)} by_epoch=True: MMCV's epoch counter "
                "barely moves there, optkit's counts passes over the data set; MMCV configs for it say by_epoch=False")
+
+
+def by_epoch_groups(t: Translation) -> list[str]:
+    """The scheduled groups that count epochs (a fixed lr has nothing to count)."""
+    found = []
+    for group, policies in (("schedule", LR_POLICIES), ("momentum", MOMENTUM_POLICIES)):
+        option = t.options.get(group)
+        if option not in (None, "fixed") and t.values.get(
+                (group, "by_epoch"), policy_default(policies[option], group, option, "by_epoch")):
+            found.append(group)
+    return found
 
 
 def total_epochs(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
