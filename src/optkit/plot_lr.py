@@ -26,12 +26,13 @@ LINESTYLES = ("-", "--", ":", "-.")  # after each 10 colours, so that groups nev
 MAX_EPOCH_LINES = 60  # draw a line at every epoch start up to this many epochs
 
 
-def split_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """The tool's own `out=`, `json=`, `iters_per_epoch=` apart from the Hydra overrides."""
+def split_args(argv: Sequence[str], names: Sequence[str] = TOOL_ARGS) -> tuple[list[str], dict[str, str]]:
+    """The tool's own arguments (`names`: here `out=`, `json=`, `iters_per_epoch=`) apart
+    from the Hydra overrides."""
     overrides, tool = [], {}
     for arg in argv:
         key, sep, value = arg.partition("=")
-        if sep and key in TOOL_ARGS:
+        if sep and key in names:
             tool[key] = value
         else:
             overrides.append(arg)

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Optional
 
@@ -17,16 +18,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from optkit import checkpoint, distributed, validate
-from optkit.data import batch_slices
+from optkit.data import Dataset, batch_slices
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, WindowPlan, steps_per_epoch, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit
 from optkit.optim import build_optimizer, describe_param_groups, kernel
-from optkit.schedule import Scheduler, Timeline
+from optkit.schedule import Schedule, Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
 
@@ -97,17 +99,10 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     validate.check(cfg)
     info = distributed.detect()
     device = pick_device(cfg.trainer.device, info)
-    autocast, scaler = amp_setup(cfg.trainer.amp, device)
-    seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
-
-    data = instantiate_at("data", cfg.data).to(device)
-    model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
-    optimizer = build_optimizer(model, cfg)
-    group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
-    timeline = make_timeline(cfg, len(data.train), info)
-    schedule = build_schedule(cfg, timeline)
-    windows = WindowPlan(tuple(epoch_slices(cfg, len(data.train), info)), cfg.grad.accumulate,
-                         cfg.grad.remainder, timeline.max_iters)
+    built = build_components(cfg, info, device)
+    data, model, optimizer, group_names = built.data, built.model, built.optimizer, built.group_names
+    timeline, schedule, windows = built.timeline, built.schedule, built.windows
+    autocast, scaler = built.autocast, built.scaler
     if cfg.trainer.dry_run:
         unit = "micro-batches" if cfg.grad.remainder == "mmcv" else "steps"
         asked = ", ".join(f"optimizer.{k}={json.dumps(cfg.optimizer[k])}" for k in ("fused", "foreach")
@@ -128,13 +123,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     warn_batchnorm(model, cfg.grad.accumulate)
     ddp_model = distributed.wrap(model, info, device)
     scheduler = Scheduler(optimizer, schedule)
-    clip = cfg.grad.clip
-    grad_step = GradStep(
-        ddp_model, optimizer, F.cross_entropy,
-        max_norm=None if clip is None else clip.max_norm,
-        norm_type=2.0 if clip is None else clip.norm_type,
-        clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast,
-    )
+    grad_step = build_grad_step(cfg, ddp_model, optimizer, scaler, autocast)
     logger = RunLogger(run_dir, enabled=info.is_main, tensorboard=cfg.logging.tensorboard,
                        progress=cfg.logging.progress, total_steps=windows.max_steps, initial_step=progress.step)
     if found is not None:
@@ -171,6 +160,51 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         logger.close()
         distributed.shutdown()
     return progress.best_acc
+
+
+@dataclass
+class Components:
+    """What a run trains with, built from the config. `run` and the lr range test
+    (`optkit.lr_find`) both build it here, so the test trains exactly what training would."""
+
+    data: Dataset
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    group_names: list[str]
+    timeline: Timeline
+    schedule: Schedule
+    windows: WindowPlan
+    autocast: Callable[[], ContextManager]
+    scaler: Optional[torch.amp.GradScaler]
+
+
+def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.device) -> Components:
+    """AMP, seed, data, model, optimizer (paramwise groups), schedule and accumulation
+    windows, in MMCV's runner order (the config is validated before)."""
+    autocast, scaler = amp_setup(cfg.trainer.amp, device)
+    seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
+
+    data = instantiate_at("data", cfg.data).to(device)
+    model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
+    optimizer = build_optimizer(model, cfg)
+    group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
+    timeline = make_timeline(cfg, len(data.train), info)
+    schedule = build_schedule(cfg, timeline)
+    windows = WindowPlan(tuple(epoch_slices(cfg, len(data.train), info)), cfg.grad.accumulate,
+                         cfg.grad.remainder, timeline.max_iters)
+    return Components(data, model, optimizer, group_names, timeline, schedule, windows, autocast, scaler)
+
+
+def build_grad_step(cfg: DictConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager]) -> GradStep:
+    """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling."""
+    clip = cfg.grad.clip
+    return GradStep(
+        model, optimizer, F.cross_entropy,
+        max_norm=None if clip is None else clip.max_norm,
+        norm_type=2.0 if clip is None else clip.norm_type,
+        clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast,
+    )
 
 
 def resume_source(resume: Optional[str], run_dir: Path) -> Optional[tuple[Path, dict[str, Any]]]:
