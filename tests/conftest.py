@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -44,3 +45,25 @@ def run_train(args: Sequence[str], *, cwd: Path | None = None, timeout: float = 
 @pytest.fixture
 def train_cli():
     return run_train
+
+
+def wait_for_training(proc: subprocess.Popen, root: Path, pattern: str, timeout: float = 120) -> Path:
+    """Poll until a `metrics.jsonl` matching `root/pattern` holds a train record (the run is
+    mid-training, past its set-up); return that run dir. Fails if `proc` ends first."""
+    deadline = time.time() + timeout
+    while True:
+        for path in root.glob(pattern):
+            if '"kind": "train"' in path.read_text():
+                return path.parent
+        assert proc.poll() is None and time.time() < deadline, "run ended or hung before its first train log"
+        time.sleep(0.02)
+
+
+def weight_difference(run_a: Path, run_b: Path) -> float:
+    """Largest absolute difference between the model weights in two runs' last.pt."""
+    import torch
+
+    a = torch.load(Path(run_a) / "last.pt", weights_only=True)["model"]
+    b = torch.load(Path(run_b) / "last.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    return max((a[k] - b[k]).abs().max().item() for k in a)

@@ -11,7 +11,7 @@ import contextlib
 import os
 import subprocess
 from dataclasses import dataclass
-from typing import ContextManager
+from typing import Any, ContextManager
 
 import torch
 import torch.distributed as dist
@@ -50,15 +50,40 @@ def slurm_master_addr(nodelist: str) -> str:
         return "127.0.0.1"
 
 
-def init(info: DistInfo, device: torch.device) -> None:
-    """Join the process group (gloo on CPU, nccl on CUDA) when there is more than one process."""
+def init(info: DistInfo) -> None:
+    """Join the process group when there is more than one process: gloo for CPU tensors,
+    and NCCL for CUDA tensors where CUDA is available (one group serves both, so small
+    host-side agreements such as `preempt.StopRequest` never sync the GPU). Called before
+    Hydra starts (the ranks agree on the run directory, see `cli.shared_output_dir`) and
+    again by `train.run`, where it is a no-op."""
     if not info.enabled or dist.is_initialized():
         return
     if "MASTER_ADDR" not in os.environ:
         os.environ["MASTER_ADDR"] = slurm_master_addr(os.environ.get("SLURM_JOB_NODELIST", "127.0.0.1"))
         os.environ["MASTER_PORT"] = str(20000 + int(os.environ.get("SLURM_JOB_ID", "0")) % 20000)
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    backend = "gloo"
+    if torch.cuda.is_available() and dist.is_nccl_available():
+        torch.cuda.set_device(info.local_rank)
+        backend = "cpu:gloo,cuda:nccl"
     dist.init_process_group(backend, rank=info.rank, world_size=info.world_size)
+
+
+def broadcast(value: Any, info: DistInfo) -> Any:
+    """Rank 0's `value` (any picklable object) on every rank."""
+    if not info.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def mean_over_ranks(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """The mean of a per-rank scalar over all ranks (ranks hold equally many samples)."""
+    if not info.enabled:
+        return value
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total / info.world_size
 
 
 def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:

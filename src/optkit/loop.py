@@ -14,9 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from optkit.data import Dataset, batch_slices, epoch_order, eval_batches, shard
-from optkit.distributed import DistInfo
+from optkit.distributed import DistInfo, mean_over_ranks
 from optkit.grad import GradStep, Window, epoch_windows
 from optkit.logging import RunLogger, Throughput
+from optkit.preempt import StopRequest
 from optkit.schedule import Scheduler, Timeline
 
 
@@ -55,6 +56,7 @@ class Run:
     autocast: Callable[[], ContextManager]
     checkpoint: Callable[..., None]  # (progress, *, last: bool, best: bool)
     group_names: list[str]
+    stop: StopRequest = field(default_factory=StopRequest.never)  # set by SIGUSR2/SIGTERM/SIGUSR1
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
@@ -86,6 +88,10 @@ def fit(run: Run, progress: Progress) -> Progress:
                 run.checkpoint(progress, last=True, best=False)
             if progress.step >= run.timeline.max_iters:
                 break
+            if run.stop.requested(progress.step):
+                run.logger.event("preempted", progress.step, signal=run.stop.name)
+                run.checkpoint(progress, last=True, best=False)
+                run.stop.hand_over(progress.step)
         finished_epoch = progress.epoch_step >= len(windows)
         done = progress.step >= run.timeline.max_iters
         if finished_epoch:
@@ -102,7 +108,7 @@ def fit(run: Run, progress: Progress) -> Progress:
 
 def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_norm: Optional[torch.Tensor],
               throughput: Throughput) -> None:
-    values = {"train/loss": torch.stack(losses).mean().item()}
+    values = {"train/loss": mean_over_ranks(torch.stack(losses).mean(), run.dist).item()}
     for name, group in zip(run.group_names, run.grad_step.optimizer.param_groups):
         values[f"train/lr/{name}"] = group["lr"]
         momentum = group.get("momentum", group.get("betas", (None,))[0])

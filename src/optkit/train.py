@@ -25,6 +25,7 @@ from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit
 from optkit.optim import build_optimizer, describe_param_groups
+from optkit.preempt import StopRequest
 from optkit.schedule import Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
@@ -101,7 +102,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         return float("nan")
 
     run_dir = Path(run_dir) if run_dir is not None else output_dir()
-    distributed.init(info, device)
+    distributed.init(info)
     progress = Progress()
     found = resume_source(cfg.trainer.resume, run_dir)
     if found is not None:
@@ -119,6 +120,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
                        progress=cfg.logging.progress, total_steps=timeline.max_iters, initial_step=progress.step)
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
+    logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
     config = OmegaConf.to_container(cfg, resolve=True)
 
     def save(p: Progress, *, last: bool, best: bool) -> None:
@@ -143,12 +145,14 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         shuffle=cfg.data.shuffle, drop_last=cfg.data.drop_last, seed=cfg.trainer.seed,
         accumulate=cfg.grad.accumulate, log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=autocast,
-        checkpoint=save, group_names=group_names,
+        checkpoint=save, group_names=group_names, stop=StopRequest(info.world_size).install(),
     )
     try:
         progress = fit(loop_run, progress)
         logger.hparams(cfg, {"val/acc": progress.last_val.get("val/acc", float("nan"))})
+        logger.event("done", progress.step)
     finally:
+        loop_run.stop.restore()
         logger.close()
         distributed.shutdown()
     return progress.best_acc
