@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from optkit.config import CONF_DIR
+from tests.slurm_cluster import slurm_cluster  # noqa: F401  (session fixture: a real local SLURM)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,3 +68,21 @@ def weight_difference(run_a: Path, run_b: Path) -> float:
     b = torch.load(Path(run_b) / "last.pt", weights_only=True)["model"]
     assert a.keys() == b.keys()
     return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+# A CPU run long enough (150 steps of a wider MLP) to be signalled mid-training by a test
+# that waits for its first train log. Its uninterrupted result is computed once per session
+# with 2 threads, as jobs of the `slurm` launcher preset run (cpus_per_task=2 sets
+# OMP_NUM_THREADS), so interrupted-and-resumed runs compare bitwise.
+LONG_RUN = ["model=mlp", "model.hidden=[512,512]", "optimizer=sgd", "optimizer.lr=0.05", "optimizer.momentum=0.9",
+            "trainer.max_iters=150", "trainer.deterministic=true", "trainer.device=cpu", "logging.log_every=5"]
+LONG_RUN_ENV = {"OMP_NUM_THREADS": "2"}
+
+
+@pytest.fixture(scope="session")
+def long_reference(tmp_path_factory) -> Path:
+    """The uninterrupted LONG_RUN (data.batch_size=64): its run dir."""
+    run_dir = tmp_path_factory.mktemp("long_reference") / "run"
+    out = run_train([*LONG_RUN, f"hydra.run.dir={run_dir}"], env=LONG_RUN_ENV)
+    assert out.returncode == 0, out.stderr
+    return run_dir

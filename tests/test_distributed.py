@@ -2,12 +2,14 @@
 that end where single-process training with the same global batch ends."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -15,14 +17,13 @@ import torch
 from optkit.cli import add_overrides, shared_output_dir
 from optkit.data import batch_slices, epoch_order, shard
 from optkit.distributed import DistInfo, detect
-from tests.conftest import REPO, compose_config, run_train, wait_for_training, weight_difference
+from tests.conftest import LONG_RUN, REPO, compose_config, run_train, wait_for_training, weight_difference
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
 # SGD with momentum on an MLP (no BatchNorm): the global batch fully determines the step.
 COMMON = ["model=mlp", "optimizer=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9", "trainer.device=cpu",
           "trainer.deterministic=true", "logging.log_every=5", "logging.tensorboard=false"]
 SHORT = [*COMMON, "trainer.max_iters=30"]  # crosses an epoch end (23 steps of 64 on digits' 1438 samples)
-LONG = [*COMMON, "model.hidden=[512,512]", "optimizer.lr=0.05", "trainer.max_iters=150"]  # long enough to signal
 
 
 @pytest.mark.parametrize("env, expected", [
@@ -70,7 +71,17 @@ def torchrun(args: list[str], cwd: Path, delay_rank1: float = 0.0) -> subprocess
     command = f'if [ "$RANK" = 1 ]; then sleep {delay_rank1}; fi; exec "$0" "$@"'
     return subprocess.Popen([*TORCHRUN, "--no-python", "bash", "-c", command, sys.executable, str(REPO / "train.py"),
                              *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+
+
+@contextlib.contextmanager
+def killed_on_failure(proc: subprocess.Popen) -> Iterator[None]:
+    """torchrun and its workers are killed when the block fails (a hang, a timeout)."""
+    try:
+        yield
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
 
 
 def train_losses(run_dir: Path) -> list[float]:
@@ -82,26 +93,20 @@ def read_records(run_dir: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def single_long(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("single") / "run"
-    out = run_train([*LONG, "data.batch_size=64", f"hydra.run.dir={run_dir}"])
-    assert out.returncode == 0, out.stderr
-    return run_dir
-
-
-@pytest.fixture(scope="module")
 def ddp_preempted(tmp_path_factory):
     """2 ranks × 32 with Hydra's default `outputs/<date>/<time>` dir (rank 1 starting 1.5 s
     late), SIGTERM to torchrun mid-run, then the same command again in that directory."""
     cwd = tmp_path_factory.mktemp("ddp")
-    proc = torchrun([*LONG, "data.batch_size=32"], cwd, delay_rank1=1.5)
-    wait_for_training(proc, cwd, "outputs/*/*/metrics.jsonl")
-    proc.send_signal(signal.SIGTERM)
-    first = proc.communicate(timeout=120)[0]
+    proc = torchrun([*LONG_RUN, "data.batch_size=32"], cwd, delay_rank1=1.5)
+    with killed_on_failure(proc):
+        wait_for_training(proc, cwd, "outputs/*/*/metrics.jsonl")
+        proc.send_signal(signal.SIGTERM)
+        first = proc.communicate(timeout=120)[0]
     run_dirs = [p.parent for p in cwd.glob("outputs/*/*/.hydra")]
     stopped = torch.load(run_dirs[0] / "last.pt", weights_only=True)["progress"]["step"]
-    resumed = torchrun([*LONG, "data.batch_size=32", f"hydra.run.dir={run_dirs[0]}"], cwd)
-    second = resumed.communicate(timeout=300)[0]
+    resumed = torchrun([*LONG_RUN, "data.batch_size=32", f"hydra.run.dir={run_dirs[0]}"], cwd)
+    with killed_on_failure(resumed):
+        second = resumed.communicate(timeout=300)[0]
     return dict(cwd=cwd, run_dirs=run_dirs, first=first, first_rc=proc.returncode, stopped=stopped,
                 second=second, second_rc=resumed.returncode)
 
@@ -113,7 +118,7 @@ def test_ranks_share_one_run_dir_and_only_rank0_writes(ddp_preempted):
     assert [p.relative_to(cwd) for p in cwd.glob("outputs/*/*")] == [ddp_preempted["run_dirs"][0].relative_to(cwd)]
     run_dir = ddp_preempted["run_dirs"][0]
     assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", "best.pt", "last.pt", "metrics.jsonl", "prev.pt",
-                                                          "train.log"]
+                                                          "tb", "train.log"]
 
 
 @pytest.mark.slow
@@ -126,12 +131,12 @@ def test_sigterm_stops_every_rank_at_one_step_after_saving(ddp_preempted):
 
 
 @pytest.mark.slow
-def test_resumed_ddp_run_matches_single_process_training(ddp_preempted, single_long):
+def test_resumed_ddp_run_matches_single_process_training(ddp_preempted, long_reference):
     assert ddp_preempted["second_rc"] == 0, ddp_preempted["second"]
     assert f"at step {ddp_preempted['stopped']}" in ddp_preempted["second"]
     run_dir = ddp_preempted["run_dirs"][0]
     assert torch.load(run_dir / "last.pt", weights_only=True)["progress"]["step"] == 150
-    assert weight_difference(run_dir, single_long) < 1e-5
+    assert weight_difference(run_dir, long_reference) < 1e-5
 
 
 @pytest.mark.slow
@@ -139,7 +144,8 @@ def test_ddp_with_accumulation_matches_single_process_training(tmp_path):
     single = run_train([*SHORT, "data.batch_size=64", f"hydra.run.dir={tmp_path / 'single'}"])
     assert single.returncode == 0, single.stderr
     proc = torchrun([*SHORT, "data.batch_size=16", "grad.accumulate=2", f"hydra.run.dir={tmp_path / 'ddp'}"], tmp_path)
-    out = proc.communicate(timeout=300)[0]
+    with killed_on_failure(proc):
+        out = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, out
     assert weight_difference(tmp_path / "ddp", tmp_path / "single") < 1e-5
     # the logged train loss is the mean over both ranks: the single process's loss

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from optkit.preempt import Preempted, StopRequest
-from tests.conftest import REPO, run_train, wait_for_training, weight_difference
+from tests.conftest import LONG_RUN, LONG_RUN_ENV, REPO, run_train, wait_for_training, weight_difference
 
 
 @pytest.fixture
@@ -59,22 +59,33 @@ def test_ignored_signals_stay_ignored():
         signal.signal(signal.SIGUSR1, old)
 
 
+def test_ddp_ranks_decide_on_the_agreed_flag_only(monkeypatch):
+    """A signal landing during the ranks' all-reduce must not make this rank stop alone:
+    the others saw 0 and train on; it is acted on at the next agreement."""
+    import torch.distributed as dist
+
+    request = StopRequest(world_size=2)
+
+    def all_reduce(tensor, op):  # the peer had no signal; ours arrives while we wait
+        request._record(signal.SIGUSR2, None)
+
+    monkeypatch.setattr(dist, "all_reduce", all_reduce)
+    assert not request.requested(5)  # not a check step
+    assert not request.requested(10)
+    monkeypatch.setattr(dist, "all_reduce", lambda tensor, op: None)
+    assert request.requested(20) and request.signum == signal.SIGUSR2
+
+
 def test_never_is_never_requested():
     assert not StopRequest.never().requested(10)
 
 
-ARGS = ["model=mlp", "model.hidden=[512,512]", "optimizer=sgd", "optimizer.lr=0.05", "optimizer.momentum=0.9",
-        "trainer.max_iters=150", "trainer.deterministic=true", "trainer.device=cpu", "logging.log_every=5",
-        "logging.tensorboard=false"]
-
-
 @pytest.mark.slow
-def test_sigterm_saves_exits_with_one_line_and_the_rerun_resumes(tmp_path):
-    full = run_train([*ARGS, f"hydra.run.dir={tmp_path / 'full'}"])
-    assert full.returncode == 0, full.stderr
+def test_sigterm_saves_exits_with_one_line_and_the_rerun_resumes(tmp_path, long_reference):
     run_dir = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *ARGS, f"hydra.run.dir={run_dir}"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *LONG_RUN, f"hydra.run.dir={run_dir}"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **LONG_RUN_ENV})
     wait_for_training(proc, tmp_path, "cut/metrics.jsonl")
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
@@ -84,11 +95,11 @@ def test_sigterm_saves_exits_with_one_line_and_the_rerun_resumes(tmp_path):
     assert stderr.strip().splitlines() == [
         f"optkit: stopped by SIGTERM at step {step}, last.pt saved; to resume, run the same command with "
         f"hydra.run.dir={run_dir}"]
-    resumed = run_train([*ARGS, f"hydra.run.dir={run_dir}"])
+    resumed = run_train([*LONG_RUN, f"hydra.run.dir={run_dir}"], env=LONG_RUN_ENV)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from {run_dir / 'last.pt'} at step {step}" in resumed.stdout
     events = [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
               if r["kind"] in ("start", "preempted", "done")]
     assert [(r["kind"], r["step"]) for r in events] == [("start", 0), ("preempted", step), ("start", step),
                                                          ("done", 150)]
-    assert weight_difference(run_dir, tmp_path / "full") == 0.0
+    assert weight_difference(run_dir, long_reference) == 0.0

@@ -228,40 +228,29 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
 
 @hydra.main(config_path=str(CONF_DIR), config_name=CONFIG_NAME, version_base="1.3")
 def train_task(cfg: DictConfig) -> Optional[float]:
+    from optkit.distributed import detect
+    from optkit.logging import append_event
     from optkit.preempt import Preempted
-    from optkit.train import run
+    from optkit.train import output_dir, run
 
     try:
         return run(cfg)
     except Preempted as stop:
-        if is_main_process():
+        if detect().is_main:
             print(f"optkit: {stop}; to resume, run the same command with hydra.run.dir={output_dir()}",
                   file=sys.stderr)
         sys.exit(stop.exit_code)
     except Exception as err:
-        record_failure(err)
+        if detect().is_main:  # the error's line in metrics.jsonl, for scripts/sweep_summary.py
+            append_event(output_dir(), "error", error=one_line(err))
         if isinstance(err, ConfigError) and HydraConfig.get().mode != RunMode.MULTIRUN:
             exit_config_error(err)
         raise  # in a sweep: Hydra marks this job failed and runs the others
 
 
-def output_dir() -> str:
-    return HydraConfig.get().runtime.output_dir
-
-
-def is_main_process() -> bool:
-    from optkit import distributed
-
-    return distributed.detect().is_main
-
-
-def record_failure(err: Exception) -> None:
-    """The error as one line in the run's metrics.jsonl (rank 0), for `scripts/sweep_summary.py`."""
-    from optkit.logging import append_event
-
-    if is_main_process():
-        text = err.message() if isinstance(err, ConfigError) else (str(err).strip().splitlines() or [""])[0]
-        append_event(output_dir(), "error", error=f"{type(err).__name__}: {text}")
+def one_line(err: Exception) -> str:
+    text = err.message() if isinstance(err, ConfigError) else (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {text}"
 
 
 train_main = checked(train_task)

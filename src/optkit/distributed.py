@@ -4,6 +4,16 @@ torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; an `srun` 
 several tasks sets SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID (the master address is then the
 first node of SLURM_JOB_NODELIST, the port derived from the job id). A plain `python
 train.py` (and a single-task SLURM job, as submitit launches sweeps) is one process.
+
+What the rest of optkit does with several processes (docs/sweeps.md has the long form):
+each rank trains on a strided shard of the epoch's order (`data.shard`), so W ranks × b
+samples make up exactly the single-process batch of W·b; steps per epoch count a rank's
+shard, so schedules and accumulation windows are those of the single process. Only rank
+0 writes (logs, checkpoints, `.hydra/`); every rank resumes from the same `last.pt`.
+The logged train loss is averaged over ranks (`mean_over_ranks`, at log steps only);
+validation runs on every rank over the whole validation split, which needs no
+communication and gives the single-process numbers. The ranks share rank 0's Hydra run
+directory (`cli.shared_output_dir`) and stop together on a signal (`preempt.StopRequest`).
 """
 from __future__ import annotations
 
@@ -107,6 +117,11 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def shutdown() -> None:
+def shutdown(info: DistInfo) -> None:
+    """Leave the process group at the end of a run that every rank finished: a barrier
+    first, since destroying the group while a peer is still inside a collective (or is
+    destroying it too) can hang (pytorch/pytorch#75097). After an error or a preemption
+    the group is left to the process's exit, for the same reason."""
     if dist.is_initialized():
+        barrier(info)
         dist.destroy_process_group()

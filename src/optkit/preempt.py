@@ -12,11 +12,15 @@ the signal's previous owner decide what happens next:
   `checkpoint()` (the same task with the same overrides and output directory), requeues the
   job (`scontrol requeue`, up to `max_num_timeout` times for time limits) and exits; the
   requeued job resumes from `last.pt` (`trainer.resume=auto`). Its SIGTERM handler only logs,
-  so training goes on until SLURM kills the job; a SLURM-side requeue (`scontrol requeue`,
-  preemption) then resumes from the checkpoint just written.
+  so a single process trains on until SLURM kills the job; a SLURM-side requeue (`scontrol
+  requeue`, preemption) then resumes from the checkpoint just written.
 - nobody (a plain `python train.py`, torchrun): `Preempted` is raised; the entry point
   prints one line and exits with 128 + the signal number. Resume by running again with
   `hydra.run.dir=<the run dir>`.
+- under DDP, where a rank cannot train on alone, every rank raises `Preempted` once the
+  previous handler returns (submitit requeues from rank 0 and returns on the others). The
+  exit status leaves submitit without a result for the task, so its client does not take
+  the rank's exit for a failure; SLURM's requeue restarts all tasks.
 
 A signal the process ignores (SIG_IGN, e.g. under `nohup`) stays ignored.
 
@@ -99,16 +103,22 @@ class StopRequest:
 
         flag = torch.tensor([self.signum or 0])
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        if flag.item() and self.signum is None:
-            self.signum = int(flag.item())
-        return self.signum is not None
+        agreed = int(flag.item())  # not self.signum: a signal may land right after the all-reduce
+        if agreed and self.signum is None:
+            self.signum = agreed
+        return agreed != 0
 
     def hand_over(self, step: int) -> None:
-        """After the checkpoint: call the signal's previous Python handler (submitit's), or
-        raise `Preempted` when there was none. Returns when that handler does."""
-        assert self.signum is not None
-        previous: Optional[Callable[..., Any]] = self.previous.get(self.signum)
-        if not callable(previous):
-            raise Preempted(self.signum, step)
-        signum, self.signum = self.signum, None
-        previous(signum, None)
+        """After the checkpoint: call the signal's previous Python handler (submitit's), then
+        raise `Preempted` — unless that handler returned in a single process (submitit
+        ignoring SIGTERM), where training goes on. Under DDP every rank leaves together:
+        submitit requeues from rank 0 only, and its handler returns on the others."""
+        signum = self.signum
+        assert signum is not None
+        previous: Optional[Callable[..., Any]] = self.previous.get(signum)
+        if callable(previous):
+            self.signum = None
+            previous(signum, None)
+            if self.world_size == 1:
+                return
+        raise Preempted(signum, step)

@@ -154,7 +154,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     finally:
         loop_run.stop.restore()
         logger.close()
-        distributed.shutdown()
+    distributed.shutdown(info)
     return progress.best_acc
 
 
