@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from optkit.cli import check_command_line
+from optkit.errors import ConfigError
 from tests.conftest import REPO, run_train
 
 SUMMARY = [sys.executable, str(REPO / "scripts" / "sweep_summary.py")]
@@ -56,6 +58,19 @@ def test_submitit_local_sweep_runs_jobs_as_processes_with_logs(tmp_path):
         assert (sweep_dir / ".submitit" / job_id / f"{job_id}_0_log.out").exists()
     _, rows = summarize(sweep_dir)
     assert [(r["job"], r["status"], r["error"]) for r in rows] == [("0", "done", ""), ("1", "failed", TOO_BIG)]
+
+
+def test_launcher_presets_compose_and_their_typos_are_caught_before_hydra():
+    cfg = check_command_line(["-m", "hydra/launcher=slurm", "hydra.launcher.partition=gpu", "optimizer.lr=0.1,0.01",
+                              "schedule=step,cosine"])
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher") and launcher.partition == "gpu"
+    assert (launcher.timeout_min, launcher.max_num_timeout, launcher.signal_delay_s) == (60, 3, 120)
+    assert check_command_line(["-m", "hydra/launcher=local"]).hydra.launcher._target_.endswith("LocalLauncher")
+    with pytest.raises(ConfigError, match="hydra.launcher.partion: unknown key.*did you mean partition"):
+        check_command_line(["-m", "hydra/launcher=slurm", "hydra.launcher.partion=gpu", "optimizer.lr=0.1,0.01"])
+    with pytest.raises(ConfigError, match="hydra/launcher: unknown option"):
+        check_command_line(["-m", "hydra/launcher=slurmm"])
 
 
 def write_job(job_dir: Path, num: int, job_id: str, overrides: list[str], records: list[dict]) -> None:

@@ -17,6 +17,7 @@ directory (`cli.shared_output_dir`) and stop together on a signal (`preempt.Stop
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import subprocess
@@ -118,10 +119,22 @@ def barrier(info: DistInfo) -> None:
 
 
 def shutdown(info: DistInfo) -> None:
-    """Leave the process group at the end of a run that every rank finished: a barrier
-    first, since destroying the group while a peer is still inside a collective (or is
-    destroying it too) can hang (pytorch/pytorch#75097). After an error or a preemption
-    the group is left to the process's exit, for the same reason."""
+    """Leave the process group when the process exits, once a run ended on every rank.
+
+    Not at once: gloo's worker threads may still be releasing the last backward pass's
+    all-reduce work, whose captured thread-local state holds a Python object (torch
+    stashes a context there during backward), while destroying the group joins those
+    threads with the GIL held; the worker then waits for the GIL forever (seen: a DDP rank
+    hung at the end of a run, main thread in ~ProcessGroupGloo → thread::join, worker in
+    ~AsyncWork → gil_scoped_acquire). At exit the workers are idle. A later run in the
+    same process reuses the group (`init` is then a no-op). After an error or a
+    preemption nothing is registered: destroying a group while a peer may be gone can
+    hang too (pytorch/pytorch#75097), and the process is about to end anyway."""
+    if info.enabled and dist.is_initialized():
+        atexit.unregister(leave_process_group)
+        atexit.register(leave_process_group)
+
+
+def leave_process_group() -> None:
     if dist.is_initialized():
-        barrier(info)
         dist.destroy_process_group()

@@ -27,7 +27,9 @@ A signal the process ignores (SIG_IGN, e.g. under `nohup`) stays ignored.
 Under DDP each rank records its own signals (torchrun and srun forward them to every
 process, but not at the same instant), so every `DDP_CHECK_EVERY` steps the ranks agree with
 one all-reduce of the signal number (a CPU tensor: gloo, no GPU sync) and all stop at the
-same step; rank 0 writes the checkpoint.
+same step; rank 0 writes the checkpoint. Each rank decides on the all-reduced value alone: a
+signal that lands while a rank waits in the all-reduce is acted on at the next agreement
+(deciding on it at once made that rank stop while the others trained on).
 """
 from __future__ import annotations
 
