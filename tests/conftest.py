@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from optkit.config import CONF_DIR
+from optkit.errors import forget_warnings
 from tests.slurm_cluster import slurm_cluster  # noqa: F401  (session fixture: a real local SLURM)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,6 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings():
+    """optkit prints each warning once per process; every test gets to see its own."""
+    forget_warnings()
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:

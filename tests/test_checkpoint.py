@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from optkit import checkpoint
-from optkit.errors import CheckpointError
+from optkit.errors import CheckpointError, ConfigError
 
 
 def test_save_last_keeps_the_previous_one(tmp_path):
@@ -57,3 +57,43 @@ def test_no_temporary_file_is_left_when_saving_fails(tmp_path):
     with pytest.raises(Exception):
         checkpoint.atomic_save({"x": lambda: 0}, tmp_path / "bad.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def corrupt(path):
+    data = path.read_bytes()
+    path.unlink()  # a new inode: prev.pt may be a hard link to the old one
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_a_corrupt_last_is_set_aside_so_the_next_save_keeps_the_good_prev(tmp_path, capsys):
+    checkpoint.save_last({"v": torch.tensor(1)}, tmp_path)
+    checkpoint.save_last({"v": torch.tensor(2)}, tmp_path)
+    corrupt(tmp_path / "last.pt")
+    path, state = checkpoint.load_latest(tmp_path)
+    assert path.name == "prev.pt" and state["v"].item() == 1
+    assert (tmp_path / "last.pt.corrupt").exists() and not (tmp_path / "last.pt").exists()
+    checkpoint.save_last({"v": torch.tensor(3)}, tmp_path)
+    assert checkpoint.load(tmp_path / "prev.pt")["v"].item() == 1  # not the corrupt one
+    assert checkpoint.load(tmp_path / "last.pt")["v"].item() == 3
+
+
+def test_when_no_checkpoint_loads_resuming_refuses_to_start_afresh_over_them(tmp_path, capsys):
+    checkpoint.save_last({"v": torch.tensor(1)}, tmp_path)
+    checkpoint.save_last({"v": torch.tensor(2)}, tmp_path)
+    corrupt(tmp_path / "last.pt")
+    corrupt(tmp_path / "prev.pt")
+    with pytest.raises(ConfigError) as err:
+        checkpoint.load_latest(tmp_path)
+    assert err.value.key == "trainer.resume" and "last.pt, prev.pt corrupt" in err.value.message()
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2  # one line per unreadable file
+
+
+def test_temporaries_of_an_interrupted_write_are_removed_on_resume(tmp_path):
+    checkpoint.save_last({"v": torch.tensor(1)}, tmp_path)
+    (tmp_path / ".last.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    assert checkpoint.load_latest(tmp_path)[1]["v"].item() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_no_directory_means_a_fresh_start(tmp_path):
+    assert checkpoint.load_latest(tmp_path / "missing") is None

@@ -9,7 +9,8 @@ from optkit.cli import job_overrides, list_groups
 def test_help_lists_groups_and_options(train_cli):
     out = train_cli(["--help"])
     assert out.returncode == 0
-    for line in ("optimizer: adam, adamw", "schedule: cosine, fixed, step", "warmup: constant, exp, linear, none",
+    for line in ("optimizer: adam, adamax, adamw", "schedule: cosine, cosine_restart, cyclic, exp, fixed",
+                 "warmup: constant, exp, linear, none",
                  "model: cnn, mlp, resnet, vit_tiny", "data: cifar10, digits, synthetic"):
         assert line.split(":")[0] in out.stdout and line.split(": ")[1] in out.stdout
 
@@ -49,4 +50,4 @@ def test_sweeps_expand_to_every_job():
 
 def test_group_menu_lists_yaml_options():
     menu = list_groups()
-    assert "optimizer: adam, adamw, sgd" in menu
+    assert "paramwise: backbone_lr, no_decay_bias_norm, no_norm_decay, none, vit_no_decay_tokens" in menu

@@ -1,6 +1,7 @@
 """In-memory data: fixed splits, seeded orders, DDP shards, local CIFAR-10 batches."""
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -62,6 +63,20 @@ def test_cifar10_reads_local_python_batches(tmp_path):
     assert data.train.x.shape == (100, 3, 32, 32) and data.train.x.dtype == torch.uint8
     x, y = data.train_batch(torch.arange(8))
     assert x.shape == (8, 3, 32, 32) and x.dtype == torch.float32 and y.shape == (8,)
+
+
+def test_a_doctored_cifar10_batch_cannot_run_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch pwned",))
+
+    write_fake_cifar(tmp_path / "batches")
+    with open(tmp_path / "batches" / "data_batch_3", "wb") as f:
+        pickle.dump({b"data": Evil(), b"labels": [0]}, f)
+    with pytest.raises(ConfigError) as err:
+        load_cifar10(root=str(tmp_path / "batches"), augment=False)
+    assert err.value.key == "data.root" and "posix.system has no place in a CIFAR-10 batch" in err.value.message()
+    assert not os.path.exists("pwned")
 
 
 @pytest.mark.parametrize("root", [None, "/nonexistent/cifar"])

@@ -126,7 +126,7 @@ def test_sigterm_stops_every_rank_at_one_step_after_saving(ddp_preempted):
     step = ddp_preempted["stopped"]
     assert 0 < step < 150 and step % 10 == 0  # ranks agree every DDP_CHECK_EVERY steps
     assert ddp_preempted["first_rc"] != 0
-    message = f"optkit: stopped by SIGTERM at step {step}, last.pt saved"
+    message = f"optkit: preempted: SIGTERM at step {step}, last.pt saved"
     assert ddp_preempted["first"].count(message) == 1, ddp_preempted["first"]  # rank 0 only
 
 

@@ -29,7 +29,7 @@ def test_signal_is_recorded_not_acted_on(stop):
     with pytest.raises(Preempted) as info:
         stop.hand_over(7)
     assert info.value.exit_code == 128 + signal.SIGUSR1
-    assert str(info.value) == "stopped by SIGUSR1 at step 7, last.pt saved"
+    assert str(info.value) == "SIGUSR1 at step 7, last.pt saved"
 
 
 def test_previous_python_handler_runs_after_the_checkpoint():
@@ -93,7 +93,7 @@ def test_sigterm_saves_exits_with_one_line_and_the_rerun_resumes(tmp_path, long_
     step = torch.load(run_dir / "last.pt", weights_only=True)["progress"]["step"]
     assert 0 < step < 150
     assert stderr.strip().splitlines() == [
-        f"optkit: stopped by SIGTERM at step {step}, last.pt saved; to resume, run the same command with "
+        f"optkit: preempted: SIGTERM at step {step}, last.pt saved; to resume, run the same command with "
         f"hydra.run.dir={run_dir}"]
     resumed = run_train([*LONG_RUN, f"hydra.run.dir={run_dir}"], env=LONG_RUN_ENV)
     assert resumed.returncode == 0, resumed.stderr

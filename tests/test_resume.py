@@ -1,12 +1,16 @@
 """A run killed with SIGKILL and started again in its directory ends bitwise where an
-uninterrupted run ends (CPU, trainer.deterministic=true)."""
+uninterrupted run ends (CPU, trainer.deterministic=true): killed at a random step of
+several seeds, with accumulation and a momentum schedule, with bf16 autocast, and with its
+last.pt truncated after the kill (resumed from prev.pt)."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -43,3 +47,83 @@ def test_killed_then_resumed_run_matches_uninterrupted(tmp_path):
     assert a["progress"]["step"] == b["progress"]["step"] == 92
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+# --- killed at a random step: a checkpoint every step, so the kill lands anywhere -----------
+
+EVERY_STEP = ["model=mlp", "model.dropout=0.1", "optimizer=sgd", "optimizer.lr=0.05", "optimizer.momentum=0.9",
+              "warmup=linear", "warmup.iters=10", "trainer.max_epochs=3", "trainer.device=cpu",
+              "trainer.deterministic=true", "trainer.ckpt_every=1", "trainer.ckpt_by_epoch=false",
+              "logging.log_every=4", "logging.tensorboard=false"]
+CASES = {
+    "cosine": [*EVERY_STEP, "schedule=cosine"],
+    "accumulate_momentum": [*EVERY_STEP, "schedule=step", "schedule.step=[2,4]", "momentum=cosine",
+                            "data.batch_size=32", "grad.accumulate=3"],
+    "bf16": [*EVERY_STEP, "schedule=cosine", "trainer.amp=bf16", "trainer.max_iters=30"],  # bf16 is slow on CPU
+}
+# (case, seed of the kill step, truncate last.pt after the kill)
+KILLS = [("cosine", 0, False), ("cosine", 1, True), ("cosine", 2, False), ("accumulate_momentum", 3, False),
+         ("bf16", 4, False)]
+_references: dict[str, dict] = {}
+
+
+def reference(case: str, root: Path) -> dict:
+    """The uninterrupted run's final checkpoint (once per case)."""
+    if case not in _references:
+        out = run_train([*CASES[case], f"hydra.run.dir={root / case}"])
+        assert out.returncode == 0, out.stderr
+        _references[case] = torch.load(root / case / "last.pt", weights_only=True)
+    return _references[case]
+
+
+def step_on_disk(path: Path) -> int:
+    try:
+        return torch.load(path, weights_only=True)["progress"]["step"]
+    except Exception:  # not written yet
+        return -1
+
+
+def kill_at(args: list[str], run_dir: Path, step: int) -> int:
+    """Start train.py, SIGKILL it once last.pt holds `step` or more; the step on disk then."""
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args, f"hydra.run.dir={run_dir}"],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while step_on_disk(run_dir / "last.pt") < step and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    finished = proc.poll() is not None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not finished, "the run ended before it could be killed"
+    return step_on_disk(run_dir / "last.pt")
+
+
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.unlink()  # a new file: prev.pt may still be a hard link to the old one
+    path.write_bytes(data[: len(data) // 3])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case,seed,cut", KILLS, ids=[f"{c}-seed{s}{'-truncated' if t else ''}" for c, s, t in KILLS])
+def test_killed_at_a_random_step_resumes_bitwise(tmp_path_factory, case, seed, cut):
+    full = reference(case, tmp_path_factory.getbasetemp() / "references")
+    total = full["progress"]["step"]
+    target = random.Random(seed).randint(2, int(0.7 * total))
+    run_dir = tmp_path_factory.mktemp(f"{case}-{seed}")
+    killed_at = kill_at(CASES[case], run_dir, target)
+    assert target <= killed_at < total
+    if cut:
+        truncate(run_dir / "last.pt")
+    resumed = run_train([*CASES[case], "trainer.resume=auto", f"hydra.run.dir={run_dir}"])
+    assert resumed.returncode == 0, resumed.stderr
+    source = "prev.pt" if cut else "last.pt"
+    assert f"resumed from {run_dir / source} at step " in resumed.stdout
+    if cut:
+        assert "last.pt: cannot be loaded" in resumed.stderr
+    assert not list(run_dir.glob(".*.tmp"))
+    final = torch.load(run_dir / "last.pt", weights_only=True)
+    assert final["progress"] == full["progress"]
+    for key in full["model"]:
+        assert torch.equal(full["model"][key], final["model"][key]), key
+    for i, state in full["optimizer"]["state"].items():
+        assert torch.equal(state["momentum_buffer"], final["optimizer"]["state"][i]["momentum_buffer"]), i

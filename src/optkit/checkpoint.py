@@ -8,7 +8,8 @@ best_acc), `rng` (torch, cuda, python, numpy) and `config`. It is loaded with
 Writes go to a temporary file in the same directory, are fsync'ed, and renamed over the
 target; the previous `last.pt` is kept as `prev.pt` (hard link, so some complete `last.pt`
 exists at every instant). A kill at any moment therefore leaves a loadable checkpoint,
-and a corrupt `last.pt` falls back to `prev.pt`.
+and a corrupt `last.pt` (a disk that lied about fsync, a copy cut short) falls back to
+`prev.pt`. docs/robustness.md describes the layout.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from optkit.errors import CheckpointError, warn
+from optkit.errors import CheckpointError, ConfigError, warn
 
 LAST = "last.pt"
 PREV = "prev.pt"
@@ -75,16 +76,41 @@ def load(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
 
 def load_latest(directory: Path, map_location: Any = "cpu") -> Optional[tuple[Path, dict[str, Any]]]:
     """The newest loadable of `last.pt`, `prev.pt` in `directory`; None when there is none.
-    A corrupt one is reported on stderr and skipped."""
+
+    A corrupt one is reported on stderr (one line) and skipped. A corrupt `last.pt` is
+    renamed `last.pt.corrupt`: the next `save_last` would otherwise rotate it into `prev.pt`
+    over the good one. Temporary files of writes a kill interrupted are removed. When
+    checkpoints exist but none loads, the run must not silently start again from scratch
+    over them: `ConfigError` on `trainer.resume`.
+    """
+    directory = Path(directory)
+    for tmp in directory.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+    failed = []
     for name in (LAST, PREV):
-        path = Path(directory) / name
+        path = directory / name
         if not path.exists():
             continue
         try:
-            return path, load(path, map_location)
+            state = load(path, map_location)
         except CheckpointError as err:
-            warn(f"{err}; trying the previous checkpoint")
+            failed.append(name)
+            warn(f"{err}; trying the previous checkpoint" if name == LAST else str(err))
+            continue
+        if failed:
+            quarantine(directory / LAST)
+        return path, state
+    if failed:
+        raise ConfigError("trainer.resume", f"no checkpoint in {directory} can be loaded ({', '.join(failed)} "
+                          "corrupt); move them away, or set trainer.resume=null to start afresh over them")
     return None
+
+
+def quarantine(path: Path) -> None:
+    try:
+        os.replace(path, path.with_name(path.name + ".corrupt"))
+    except FileNotFoundError:  # another rank of the same run moved it first
+        pass
 
 
 def rng_state() -> dict[str, Any]:

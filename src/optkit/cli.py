@@ -27,10 +27,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from optkit.config import CONF_DIR
-from optkit.errors import ConfigError, exit_config_error
+from optkit.errors import ConfigError, OptkitError, exit_config_error, exit_error
 
 CONFIG_NAME = "train"
 MAX_CHECKED_JOBS = 64  # larger sweeps check every value once instead of every combination
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 def list_groups(conf_dir=CONF_DIR) -> str:
@@ -74,7 +75,8 @@ def config_error_from_hydra(err: Exception, overrides: list[str], bad: Optional[
         text = str(oc.msg if hasattr(oc, "msg") else oc).splitlines()[0]
         if "not in" in text or "not in struct" in text:
             choices = [str(k) for k in parent.keys()] if isinstance(parent, DictConfig) else []
-            return ConfigError(key, "unknown key", key.rsplit(".", 1)[-1], choices)
+            return ConfigError(key, f"unknown key (a new key is added with +{key}=...)", key.rsplit(".", 1)[-1],
+                               choices)
         return ConfigError(key, text, value)
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if text.startswith("Could not override '"):
@@ -101,8 +103,9 @@ def override_value(key: str, overrides: list[str]) -> Any:
 
 def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
     """Each job's override list. Sweeps over choices and ranges are expanded (all
-    combinations up to MAX_CHECKED_JOBS, else each value once); interval sweeps, which only
-    a sweeper can sample, are left out of the check."""
+    combinations up to MAX_CHECKED_JOBS, else each value once); an interval, which only a
+    sweeper such as Optuna samples (`interval(a, b)`, `tag(log, interval(a, b))`), is
+    checked at both ends."""
     parsed: list[Override] = OverridesParser.create().parse_overrides(overrides)
     fixed: list[str] = []
     swept: list[list[str]] = []
@@ -110,9 +113,11 @@ def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
         if not (multirun and override.is_sweep_override()):
             fixed.append(override.input_line)
             continue
-        if override.value_type == ValueType.INTERVAL_SWEEP:
-            continue
         key = override.get_key_element()
+        if override.value_type == ValueType.INTERVAL_SWEEP:
+            interval = override.value()
+            swept.append([f"{key}={interval.start}", f"{key}={interval.end}"])
+            continue
         swept.append([f"{key}={value}" for value in override.sweep_string_iterator()])
     if not swept:
         return [fixed]
@@ -152,6 +157,8 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[
     app = Hydra.create_main_hydra2(task_name=CONFIG_NAME, config_search_path=search_path)
     first: Optional[DictConfig] = None
     try:
+        if args.multirun:
+            jobs = sweep_jobs(app, config_name, jobs, overrides)
         for job in jobs:
             try:
                 cfg = app.compose_config(config_name, job, run_mode=RunMode.RUN, with_log_configuration=False)
@@ -208,6 +215,33 @@ def add_overrides(argv: list[str], extra: list[str]) -> list[str]:
     return argv + extra
 
 
+def sweep_jobs(app: Any, config_name: str, jobs: list[list[str]], overrides: list[str]) -> list[list[str]]:
+    """The jobs of a sweep whose search space (also) lives in `hydra.sweeper.params` (the
+    Optuna preset's, or the basic sweeper's): read there first, then the command line, an
+    override of the same key replacing the entry, as Hydra's sweepers merge them. An
+    interval asked of the basic sweeper, which cannot sample it, is an error here."""
+    try:
+        cfg = app.compose_config(config_name, jobs[0], run_mode=RunMode.RUN, with_log_configuration=False)
+    except Exception as err:
+        raise config_error_from_hydra(err, jobs[0], culprit(app, config_name, jobs[0])) from None
+    params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
+    merged: dict[str, Override] = {}
+    try:
+        parser = OverridesParser.create()
+        for line in [f"{key}={value}" for key, value in params.items()] + overrides:
+            override = parser.parse_override(line)
+            merged[override.get_key_element()] = override
+    except HydraException as err:
+        raise ConfigError("hydra.sweeper.params", str(err).strip().splitlines()[0]) from None
+    if OmegaConf.select(cfg, "hydra.sweeper._target_") == BASIC_SWEEPER:
+        for key, override in merged.items():
+            if override.is_interval_sweep():
+                raise ConfigError(key, "an interval needs a sampling sweeper (add hydra/sweeper=optuna_search); "
+                                  "the basic sweeper takes a,b,c or range(start,stop,step)",
+                                  override.input_line.partition("=")[2])
+    return job_overrides([o.input_line for o in merged.values()], multirun=True) if params else jobs
+
+
 # --- entry points ---------------------------------------------------------------------------
 
 
@@ -237,20 +271,23 @@ def train_task(cfg: DictConfig) -> Optional[float]:
         return run(cfg)
     except Preempted as stop:
         if detect().is_main:
-            print(f"optkit: {stop}; to resume, run the same command with hydra.run.dir={output_dir()}",
-                  file=sys.stderr)
+            print(f"optkit: {stop.label}: {stop.message()}; to resume, run the same command with "
+                  f"hydra.run.dir={output_dir()}", file=sys.stderr)
         sys.exit(stop.exit_code)
     except Exception as err:
-        if detect().is_main:  # the error's line in metrics.jsonl, for scripts/sweep_summary.py
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            if isinstance(err, OptkitError):
+                exit_error(err)  # a config error found on the training machine, a non-finite stop
+            raise
+        if detect().is_main:  # the job's error line in its metrics.jsonl, for scripts/sweep_summary.py
             append_event(output_dir(), "error", error=one_line(err))
-        if isinstance(err, ConfigError) and HydraConfig.get().mode != RunMode.MULTIRUN:
-            exit_config_error(err)
-        raise  # in a sweep: Hydra marks this job failed and runs the others
+        raise  # Hydra marks this job failed and runs the others
 
 
 def one_line(err: Exception) -> str:
-    text = err.message() if isinstance(err, ConfigError) else (str(err).strip().splitlines() or [""])[0]
-    return f"{type(err).__name__}: {text}"
+    if isinstance(err, OptkitError):
+        return f"{err.label}: {err.message()}"
+    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
 
 
 train_main = checked(train_task)

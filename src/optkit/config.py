@@ -1,10 +1,10 @@
 """Structured configs: the types and defaults of every config group, in Hydra's ConfigStore.
 
 The root schema `TrainConfig` types the fixed groups (paramwise, grad, trainer, logging);
-each option of a group whose fields depend on the option (model, data, schedule, warmup)
+each option of a group whose fields depend on the option (model, data, schedule, warmup, momentum)
 starts from a schema registered under `schema/` (`defaults: [/schema/<group>/<option>@_here_]`).
 YAML files only pick options and recipe values, so a default lives in exactly one place: a
-dataclass below or, for schedules and warmup, the policy dataclass itself (`target_schema`
+dataclass below or, for schedules, warmup and momentum, the policy dataclass itself (`target_schema`
 derives the config from its fields). Optimizers are the
 exception: their YAML files list torch's own keyword arguments, checked against the
 installed torch by `tests/test_optim_configs.py`.
@@ -119,20 +119,28 @@ class Cifar10Config(DataConfig):
 
 @dataclass
 class ClipConfig:
-    """MMCV `optimizer_config.grad_clip` (torch.nn.utils.clip_grad_norm_ arguments)."""
+    """MMCV `optimizer_config.grad_clip` (torch.nn.utils.clip_grad_norm_ arguments), applied
+    once per optimizer step to the accumulated, AMP-unscaled gradient."""
 
-    max_norm: Optional[float] = None  # null: no clipping by norm
-    norm_type: float = 2.0  # any p > 0, or inf
+    max_norm: Optional[float] = None  # null: no clipping by norm (the pre-clip norm is still logged)
+    norm_type: float = 2.0  # any p > 0, or inf (largest |g|)
 
 
 @dataclass
 class GradConfig:
-    # `grad=clip` selects the tutorial's max_norm=35; `grad.clip=null` (MMCV `_delete_=True`) or
-    # `grad.clip.max_norm=null` turns clipping off.
+    """The optimizer step (docs/grad.md). `grad=clip` selects the tutorial's max_norm=35,
+    norm_type=2; `grad.clip=null` turns clipping off, Hydra's answer to MMCV's
+    `_delete_=True` (so does `grad.clip.max_norm=null`)."""
+
     clip: Optional[ClipConfig] = field(default_factory=ClipConfig)
-    clip_value: Optional[float] = None  # elementwise clip_grad_value_
-    accumulate: int = 1  # MMCV GradientCumulativeOptimizerHook.cumulative_iters
-    remainder: str = "flush"  # last partial window: flush (exact big batch) | mmcv
+    clip_value: Optional[float] = None  # elementwise clip_grad_value_, after the norm clip; null: off
+    accumulate: int = 1  # MMCV GradientCumulativeOptimizerHook.cumulative_iters: micro-batches per step
+    # Which micro-batches share a step, with what loss weight. flush: windows inside an epoch,
+    # last one partial, weighted by sample count: k×b equals the big batch exactly, and the
+    # schedule counts optimizer steps. mmcv: MMCV's windows across epochs, loss / k (the run's
+    # last max_iters % k micro-batches / that remainder); the schedule, trainer.max_iters and
+    # iteration-valued settings count micro-batches, as MMCV's runner.iter does.
+    remainder: str = "flush"
 
 
 @dataclass
@@ -145,8 +153,12 @@ class ParamwiseConfig:
     norm_decay_mult: Optional[float] = None
     dwconv_decay_mult: Optional[float] = None
     dcn_offset_lr_mult: Optional[float] = None
-    bypass_duplicate: bool = False
+    bypass_duplicate: bool = False  # tied parameters: keep the first occurrence (else an error)
     custom_keys: Dict[str, Any] = field(default_factory=dict)  # {substring: {lr_mult, decay_mult}}
+    # Module classes (import paths, imported after custom_imports) whose Conv2d children named
+    # conv_offset count as a deformable conv's offset conv (MMCV: mmcv.ops DeformConv2d and
+    # ModulatedDeformConv2d, only with compiled ops).
+    dcn_types: List[str] = field(default_factory=list)
 
 
 # --- run -------------------------------------------------------------------------------
@@ -164,6 +176,13 @@ class TrainerConfig:
     ckpt_every: int = 1  # epochs, or optimizer steps when ckpt_by_epoch is false
     ckpt_by_epoch: bool = True
     resume: Optional[str] = "auto"  # auto (last.pt in the run dir, if any) | PATH | null
+    # Resume even when the checkpoint was trained with settings that change the trajectory
+    # (optimizer, schedule, grad, data, ...): the new settings apply from the resumed step.
+    resume_force: bool = False
+    # A step whose loss or gradient is not finite is never applied. stop: write last.pt (the
+    # weights before that update) and exit 3; skip: count it (train/nonfinite_steps) and go on.
+    nonfinite: str = "stop"
+    max_nonfinite: int = 10  # skip: stop after this many non-finite steps in a row
     dry_run: bool = False  # print the param-group table and exit
 
 
@@ -176,10 +195,19 @@ class LoggingConfig:
 
 @dataclass
 class OptimizerConstructorConfig:
-    """Any callable `(model, optimizer_cfg, paramwise_cfg) -> torch.optim.Optimizer`."""
+    """MMCV's `constructor`: any callable `(model, optimizer_cfg, paramwise_cfg) ->
+    torch.optim.Optimizer`; the default applies the paramwise rules and merges groups."""
 
     _target_: str = "optkit.optim.default_constructor"
     _partial_: bool = True
+
+
+@dataclass
+class LayerDecayConfig(OptimizerConstructorConfig):
+    """Layer-wise lr decay for ViT fine-tuning (BEiT, MAE): lr × decay_rate^(depth + 1 − layer)."""
+
+    _target_: str = "optkit.optim.layer_decay_constructor"
+    decay_rate: float = 0.75  # MAE's ViT-B fine-tuning value (BEiT: 0.65)
 
 
 @dataclass
@@ -196,9 +224,9 @@ class TrainConfig:
     grad: GradConfig = field(default_factory=GradConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
-    optimizer_constructor: OptimizerConstructorConfig = field(default_factory=OptimizerConstructorConfig)
+    optimizer_constructor: Any = MISSING
     custom_imports: List[str] = field(default_factory=list)  # modules imported before building
-    allow_failed_imports: bool = False
+    allow_failed_imports: bool = False  # MMCV: a module that fails to import is a warning
 
 
 # --- schemas derived from policy dataclasses --------------------------------------------
@@ -226,7 +254,11 @@ def register() -> ConfigStore:
         cs.store(group="schema/data", name=name, node=node)
     for name, policy in schedule.LR_POLICIES.items():
         cs.store(group="schema/schedule", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
+    for name, node in {"default": OptimizerConstructorConfig, "layer_decay": LayerDecayConfig}.items():
+        cs.store(group="schema/optimizer_constructor", name=name, node=node)
     cs.store(group="schema/warmup", name="warmup", node=target_schema(schedule.Warmup, "optkit.schedule.Warmup"))
+    for name, policy in schedule.MOMENTUM_POLICIES.items():
+        cs.store(group="schema/momentum", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
     return cs
 
 

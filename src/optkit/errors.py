@@ -1,25 +1,40 @@
-"""optkit's exceptions. The entry points turn a `ConfigError` into one line and exit 2.
+"""optkit's exceptions. The entry points turn each into one line on stderr and an exit status.
 
-Every message has the form
+A `ConfigError` reads
 ``optkit: config error: <key>: <problem> (got <value>; did you mean <nearest>?)``
-so that a typo deep in a sweep is explained without a traceback.
+and exits 2, so that a typo deep in a sweep is explained without a traceback; a run stopped
+by a non-finite loss (`NonFiniteError`) exits 3.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import sys
-from typing import Any, Iterable, NoReturn
+from typing import Any, Iterable, Iterator, NoReturn
 
 EXIT_CONFIG_ERROR = 2
+EXIT_NONFINITE = 3
 _UNSET = object()
+_warned: set[str] = set()
+_muted = [0]  # > 0 inside `muted()`
 
 
 class OptkitError(Exception):
-    """Base class of every error optkit raises on purpose."""
+    """Base class of every error optkit raises on purpose: `exit_error` prints
+    `optkit: <label>: <message>` and exits with `exit_code`."""
+
+    label = "error"
+    exit_code = 1
+
+    def message(self) -> str:
+        return str(self)
 
 
 class ConfigError(OptkitError):
     """A configuration value that optkit cannot run with."""
+
+    label = "config error"
+    exit_code = EXIT_CONFIG_ERROR
 
     def __init__(
         self,
@@ -52,6 +67,17 @@ class ConfigError(OptkitError):
 class CheckpointError(OptkitError):
     """A checkpoint that cannot be loaded or does not fit the current run."""
 
+    label = "checkpoint error"
+    exit_code = EXIT_CONFIG_ERROR
+
+
+class NonFiniteError(OptkitError):
+    """Training stopped on a non-finite loss or gradient (`trainer.nonfinite`), after
+    writing last.pt from before the bad update."""
+
+    label = "stopped"
+    exit_code = EXIT_NONFINITE
+
 
 def format_value(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
@@ -66,10 +92,34 @@ def nearest(value: Any, choices: Iterable[str], n: int = 3) -> list[str]:
 
 
 def warn(text: str) -> None:
-    """A legal but suspicious setting: one line on stderr, and the run goes on."""
+    """A legal but suspicious setting: one line on stderr, and the run goes on. Each text
+    is printed once per process: the config is checked before Hydra starts and again when
+    the run builds it, and the user should read each warning once."""
+    if text in _warned or _muted[0]:
+        return
+    _warned.add(text)
     print(f"optkit: warning: {text}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """No warnings inside: for building an old run's objects only to compare them."""
+    _muted[0] += 1
+    try:
+        yield
+    finally:
+        _muted[0] -= 1
+
+
+def forget_warnings() -> None:
+    """Print every warning again (tests that each expect their own)."""
+    _warned.clear()
+
+
+def exit_error(err: OptkitError) -> NoReturn:
+    print(f"optkit: {err.label}: {err.message()}", file=sys.stderr)
+    sys.exit(err.exit_code)
+
+
 def exit_config_error(err: ConfigError) -> NoReturn:
-    print(f"optkit: config error: {err.message()}", file=sys.stderr)
-    sys.exit(EXIT_CONFIG_ERROR)
+    exit_error(err)

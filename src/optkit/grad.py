@@ -5,23 +5,41 @@ rules and optkit's departures from them. One step, in order:
 
     for each micro-batch of the window: autocast forward → (weight · loss) backward,
         DDP all-reduce skipped (`no_sync`) on all but the last micro-batch
-    unscale (fp16) → clip (total norm, or elementwise) → optimizer.step → zero_grad
+    unscale (fp16) → clip (total norm, then elementwise) → finite? → optimizer.step → zero_grad
 
-Window weights: every micro-batch's loss is weighted by its share of the window's samples
-(`n_j / Σ n`), so k micro-batches of b samples give exactly the gradient of one batch of
-k·b, a short last batch included. Windows stay inside an epoch; the last, partial one is
-flushed.
+A step whose loss or gradient is not finite is not applied (`trainer.nonfinite`, decided
+by the loop from `StepResult.nonfinite`): the gradients are dropped, the optimizer and its
+state are untouched. The check reads one flag on the host per step (a sync on CUDA); the
+gradient's finiteness comes from its total norm, which clipping computes anyway (without
+clipping it is one extra foreach pass). Under fp16 the GradScaler keeps its own rule for
+non-finite gradients (an overflow of the loss scale: step skipped, scale backed off,
+`train/skipped_steps`), so only a non-finite loss counts as non-finite there.
+
+Which micro-batches form a window, and their weights, is `WindowPlan`'s business:
+
+* `flush` (default): windows stay inside an epoch, the last partial one is flushed, and each
+  micro-batch's loss is weighted by its share of the window's samples (`n_j / Σ n`), so k
+  micro-batches of b samples give exactly the gradient of one batch of k·b, the epoch's short
+  last batch included. The schedule counts optimizer steps.
+* `mmcv` (MMCV 1.x `GradientCumulativeOptimizerHook`): windows of k consecutive micro-batches
+  of the whole run, crossing epoch boundaries; every loss is divided by k except the run's
+  final `max_iters % k` micro-batches, divided by that remainder (so each window's weight is
+  `1 / len(window)`); the schedule counts micro-batches (MMCV's `runner.iter`) and a step uses
+  the lr of its window's last micro-batch, the one whose `after_train_iter` steps MMCV's
+  optimizer.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Optional, Sequence
+from typing import Callable, ContextManager, Optional
 
 import torch
 from torch import nn
 
 from optkit.distributed import no_sync
+from optkit.errors import warn
 
 
 @dataclass(frozen=True)
@@ -29,35 +47,99 @@ class Window:
     """The micro-batches (index tensors into the training split) of one optimizer step."""
 
     batches: tuple[torch.Tensor, ...]
-    weights: tuple[float, ...]
+    weights: tuple[float, ...]  # each micro-batch's mean loss is multiplied by this
+    schedule_step: int  # the schedule's counter for this step (see WindowPlan)
 
     @property
     def samples(self) -> int:
         return sum(len(b) for b in self.batches)
 
 
-def epoch_windows(order: torch.Tensor, slices: Sequence[slice], accumulate: int) -> list[Window]:
-    """Group an epoch's micro-batches into windows of `accumulate`, the last one partial."""
-    windows = []
-    for start in range(0, len(slices), accumulate):
-        batches = tuple(order[s] for s in slices[start : start + accumulate])
-        total = sum(len(b) for b in batches)
-        windows.append(Window(batches, tuple(len(b) / total for b in batches)))
-    return windows
-
-
 def steps_per_epoch(num_batches: int, accumulate: int) -> int:
     return -(-num_batches // accumulate)
 
 
+@dataclass(frozen=True)
+class WindowPlan:
+    """Which micro-batches make up each optimizer step of the run, and their loss weights.
+
+    Micro-batches are numbered through the run, `g = epoch · N + i`, where `slices[i]` is the
+    i-th of the epoch's N micro-batches (positions in that epoch's sample order). `max_iters`
+    is the run's length in the schedule's unit: optimizer steps (flush) or micro-batches
+    (mmcv, MMCV's `runner.max_iters`). Everything is a function of the epoch number, so a
+    resumed run rebuilds exactly the windows it stopped in.
+    """
+
+    slices: tuple[slice, ...]
+    accumulate: int
+    remainder: str  # flush | mmcv
+    max_iters: int
+
+    @property
+    def max_steps(self) -> int:
+        """Optimizer steps in the run."""
+        if self.remainder == "mmcv":
+            return steps_per_epoch(self.max_iters, self.accumulate)
+        return self.max_iters
+
+    def spans(self, epoch: int) -> list[range]:
+        """The micro-batch numbers `g` of every window that ends in `epoch`."""
+        n, k = len(self.slices), self.accumulate
+        first, stop = epoch * n, (epoch + 1) * n
+        if self.remainder == "flush":
+            return [range(g, min(g + k, stop)) for g in range(first, stop, k)]
+        starts = range(first - first % k, min(stop, self.max_iters), k)
+        spans = (range(g, min(g + k, self.max_iters)) for g in starts)
+        return [span for span in spans if first < span.stop <= stop]
+
+    def epoch(self, epoch: int, order: Callable[[int], torch.Tensor]) -> list[Window]:
+        """The windows that end in `epoch`; `order(e)` is epoch e's sample order (a window
+        of the mmcv rule may start in an earlier epoch)."""
+        n = len(self.slices)
+        orders: dict[int, torch.Tensor] = {}
+
+        def batch(g: int) -> torch.Tensor:
+            e, i = divmod(g, n)
+            if e not in orders:
+                orders[e] = order(e)
+            return orders[e][self.slices[i]]
+
+        windows = []
+        spans = self.spans(epoch)
+        for j, span in enumerate(spans):
+            batches = tuple(batch(g) for g in span)
+            if self.remainder == "mmcv":
+                weights = (1 / len(span),) * len(span)  # 1/k, or 1/(max_iters % k) in the run's last window
+                windows.append(Window(batches, weights, schedule_step=span[-1]))
+            else:
+                total = sum(len(b) for b in batches)
+                weights = tuple(len(b) / total for b in batches)
+                windows.append(Window(batches, weights, schedule_step=epoch * len(spans) + j))
+        return windows
+
+
+def warn_batchnorm(model: nn.Module, accumulate: int) -> None:
+    """BatchNorm normalises each micro-batch by its own statistics: the one way k×b differs
+    from the big batch (MMCV warns the same)."""
+    if accumulate > 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        warn(f"grad.accumulate={accumulate} with BatchNorm: statistics are per micro-batch, "
+             "so the result differs slightly from the big batch")
+
+
 @dataclass
 class StepResult:
-    loss: torch.Tensor  # the window's mean loss, detached, on the device
-    grad_norm: Optional[torch.Tensor]  # pre-clip total norm when clipping or asked for
+    loss: torch.Tensor  # the window's weighted mean loss, detached, on the device
+    grad_norm: Optional[torch.Tensor]  # pre-clip total norm when clipping, checking or asked for
+    nonfinite: Optional[str] = None  # "loss" or "gradient" when the step was not applied
 
 
 class GradStep:
-    """Runs one optimizer step over a window; configured once, called every step."""
+    """Runs one optimizer step over a window; configured once, called every step.
+
+    One host sync per step, the non-finite check (`check_finite=False` leaves it out, for
+    benchmarks); the norm, the clip factor and fp16's skipped-step count stay on the
+    device until the loop reads them at a log point (`amp_values`).
+    """
 
     def __init__(
         self,
@@ -70,6 +152,7 @@ class GradStep:
         clip_value: Optional[float] = None,
         scaler: Optional[torch.amp.GradScaler] = None,
         autocast: Callable[[], ContextManager] = contextlib.nullcontext,
+        check_finite: bool = True,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -79,7 +162,9 @@ class GradStep:
         self.clip_value = clip_value
         self.scaler = scaler
         self.autocast = autocast
+        self.check_finite = check_finite
         self.params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+        self.skipped: Optional[torch.Tensor] = None  # fp16 steps skipped since the last read
 
     def __call__(self, window: Window, batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
                  want_norm: bool = False) -> StepResult:
@@ -95,17 +180,30 @@ class GradStep:
                     loss = loss * weight
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
             total = loss.detach() if total is None else total + loss.detach()
+        assert total is not None
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
-        norm = self.clip(want_norm)
+        check_grad = self.check_finite and self.scaler is None
+        norm = self.clip(want_norm or check_grad)
+        nonfinite = self.find_nonfinite(total, norm if check_grad else None) if self.check_finite else None
         if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
+            if nonfinite is None:
+                self.scaler.step(self.optimizer)
+                self.count_skipped()
+            self.scaler.update()  # after unscale_, even without a step: the scaler's per-step bookkeeping
+        elif nonfinite is None:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        assert total is not None
-        return StepResult(total, norm)
+        return StepResult(total, norm, nonfinite)
+
+    @staticmethod
+    def find_nonfinite(loss: torch.Tensor, norm: Optional[torch.Tensor]) -> Optional[str]:
+        """"loss" or "gradient" (its total norm) when one is inf or NaN. One host read of
+        their sum (non-finite exactly when one of them is; the norm is >= 0), a second only
+        to name the culprit. Under DDP the gradient is all-reduced, so every rank agrees."""
+        if math.isfinite((loss if norm is None else loss + norm).item()):
+            return None
+        return "loss" if not math.isfinite(loss.item()) else "gradient"
 
     def clip(self, want_norm: bool) -> Optional[torch.Tensor]:
         """Clip the accumulated, unscaled gradients; return their pre-clip total norm (a
@@ -119,3 +217,21 @@ class GradStep:
         if self.clip_value is not None:
             nn.utils.clip_grad_value_(self.params, self.clip_value, foreach=True)
         return norm
+
+    def count_skipped(self) -> None:
+        """GradScaler skips a step whose unscaled gradients hold inf/NaN; add 1 on the device
+        when it did. (`_found_inf_per_device` is the flag `step` itself consulted; reading it
+        between `step` and `update` is what torch's fused optimizers do.)"""
+        assert self.scaler is not None
+        found = sum(self.scaler._found_inf_per_device(self.optimizer).values())
+        skipped = (found > 0).to(torch.int64)
+        self.skipped = skipped if self.skipped is None else self.skipped + skipped
+
+    def amp_values(self) -> dict[str, float]:
+        """fp16 loss-scaling scalars for a log point (host syncs; {} without a scaler):
+        steps skipped since the previous read and the current loss scale."""
+        if self.scaler is None:
+            return {}
+        skipped = 0 if self.skipped is None else int(self.skipped.item())
+        self.skipped = None
+        return {"train/skipped_steps": skipped, "train/loss_scale": self.scaler.get_scale()}

@@ -1,13 +1,15 @@
 """What a run reports: TensorBoard scalars, `metrics.jsonl`, a progress bar, hparams.
 
 Scalars (TensorBoard tag = JSON key): `train/loss`, `train/lr/<group>`,
-`train/momentum/<group>`, `train/grad_norm`, `train/samples_per_s`, `val/loss`, `val/acc`.
+`train/momentum/<group>`, `train/grad_norm`, `train/samples_per_s`, `val/loss`, `val/acc`;
+with fp16 `train/skipped_steps` and `train/loss_scale`; with `trainer.nonfinite=skip`
+`train/nonfinite_steps` (steps not applied so far in the run).
 Only the main process (rank 0) writes anything.
 
 Every `metrics.jsonl` line is `{"step", "kind", "time" (unix seconds), ...}`: `kind` is
 `train` or `val` for scalars, or an event of the run's life that `scripts/sweep_summary.py`
 reads: `start` (`resumed_from`: the checkpoint or null), `preempted` (`signal`), `done`,
-`error` (`error`: one line, written by the entry point when the run raised).
+`error` (`error`: one line, written by the entry point when a job of a sweep raised).
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Per optimizer step the loop does only what a hand-written PyTorch loop does (gather the
 batch, forward, backward, step) plus writing each group's lr from a precomputed table.
-Host syncs (`.item()`) happen only every `log_every` steps and at evaluation.
+Host syncs (`.item()`) happen every `log_every` steps, at evaluation, and once per step for
+the non-finite check (`GradStep`); a step that was not applied is counted by `skipped`.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optkit.data import Dataset, batch_slices, epoch_order, eval_batches, shard
+from optkit.data import Dataset, epoch_order, eval_batches, shard
 from optkit.distributed import DistInfo, mean_over_ranks
-from optkit.grad import GradStep, Window, epoch_windows
+from optkit.errors import NonFiniteError
+from optkit.grad import GradStep, Window, WindowPlan
 from optkit.logging import RunLogger, Throughput
 from optkit.preempt import StopRequest
-from optkit.schedule import Scheduler, Timeline
+from optkit.schedule import Scheduler
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Progress:
     epoch_step: int = 0  # optimizer steps done inside `epoch`
     best_acc: float = float("-inf")
     last_val: dict = field(default_factory=dict)
+    nonfinite_steps: int = 0  # steps not applied: their loss or gradient was inf or NaN
+    nonfinite_streak: int = 0  # how many of those came last, in a row
 
 
 @dataclass
@@ -40,15 +44,12 @@ class Run:
     data: Dataset
     grad_step: GradStep
     scheduler: Scheduler
-    timeline: Timeline
+    windows: WindowPlan  # which micro-batches each optimizer step takes
     logger: RunLogger
     dist: DistInfo
-    batch_size: int
     val_batch_size: int
     shuffle: bool
-    drop_last: bool
     seed: int
-    accumulate: int
     log_every: int
     eval_every: int
     ckpt_every: int
@@ -56,44 +57,52 @@ class Run:
     autocast: Callable[[], ContextManager]
     checkpoint: Callable[..., None]  # (progress, *, last: bool, best: bool)
     group_names: list[str]
+    nonfinite: str = "stop"  # trainer.nonfinite: stop | skip
+    max_nonfinite: int = 10  # skip: stop after this many in a row
     stop: StopRequest = field(default_factory=StopRequest.never)  # set by SIGUSR2/SIGTERM/SIGUSR1
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
-    """This rank's optimizer steps of `epoch`: a seeded order, sharded, cut into windows."""
-    n = len(run.data.train)
-    order = shard(epoch_order(n, epoch, run.seed, run.shuffle), run.dist.rank, run.dist.world_size)
-    order = order.to(run.data.train.y.device)
-    return epoch_windows(order, batch_slices(len(order), run.batch_size, run.drop_last), run.accumulate)
+    """This rank's optimizer steps that end in `epoch`: seeded orders, sharded, cut into windows."""
+
+    def order(e: int) -> torch.Tensor:
+        full = epoch_order(len(run.data.train), e, run.seed, run.shuffle)
+        return shard(full, run.dist.rank, run.dist.world_size).to(run.data.train.y.device)
+
+    return run.windows.epoch(epoch, order)
 
 
 def fit(run: Run, progress: Progress) -> Progress:
     losses: list[torch.Tensor] = []
     throughput = Throughput()
-    while progress.step < run.timeline.max_iters:
+    while progress.step < run.windows.max_steps:
         windows = epoch_plan(run, progress.epoch)
         run.model.train()
         for window in windows[progress.epoch_step :]:
-            run.scheduler.apply(progress.step)
+            run.scheduler.apply(window.schedule_step)
             log_now = (progress.step + 1) % run.log_every == 0
             result = run.grad_step(window, run.data.train_batch, want_norm=log_now)
             progress.step += 1
             progress.epoch_step += 1
-            losses.append(result.loss)
+            if result.nonfinite is None:
+                progress.nonfinite_streak = 0
+                losses.append(result.loss)
+            else:
+                skipped(run, progress, result.nonfinite)
             throughput.add(window.samples * run.dist.world_size)
             if log_now:
                 log_train(run, progress, losses, result.grad_norm, throughput)
                 losses.clear()
             if not run.ckpt_by_epoch and progress.step % run.ckpt_every == 0:
                 run.checkpoint(progress, last=True, best=False)
-            if progress.step >= run.timeline.max_iters:
+            if progress.step >= run.windows.max_steps:
                 break
             if run.stop.requested(progress.step):
                 run.logger.event("preempted", progress.step, signal=run.stop.name)
                 run.checkpoint(progress, last=True, best=False)
                 run.stop.hand_over(progress.step)
         finished_epoch = progress.epoch_step >= len(windows)
-        done = progress.step >= run.timeline.max_iters
+        done = progress.step >= run.windows.max_steps
         if finished_epoch:
             progress.epoch += 1
             progress.epoch_step = 0
@@ -106,9 +115,33 @@ def fit(run: Run, progress: Progress) -> Progress:
     return progress
 
 
+def skipped(run: Run, progress: Progress, what: str) -> None:
+    """The step just counted was not applied: its `what` (loss or gradient) was not finite.
+    It still counts as a step (its batch is used up and the schedule moves on, as with
+    fp16's skipped steps). Under `stop`, or after `max_nonfinite` in a row under `skip`:
+    save last.pt, which holds the weights and optimizer state from before that update (a
+    resumed run goes on with the next batch), and raise `NonFiniteError`."""
+    progress.nonfinite_steps += 1
+    progress.nonfinite_streak += 1
+    where = f"step {progress.step} (epoch {progress.epoch})"
+    if run.nonfinite == "skip" and progress.nonfinite_streak < run.max_nonfinite:
+        run.logger.message(f"non-finite {what} at {where}: update skipped "
+                           f"({progress.nonfinite_streak} in a row; trainer.max_nonfinite={run.max_nonfinite})")
+        return
+    run.checkpoint(progress, last=True, best=False)
+    if run.nonfinite == "stop":
+        reason, hint = f"non-finite {what} at {where}", "trainer.nonfinite=skip skips such steps"
+    else:
+        reason = f"{progress.nonfinite_streak} steps in a row had a non-finite loss or gradient (the last: {what} at {where})"
+        hint = "lower the lr or clip the gradients (grad=clip)"
+    raise NonFiniteError(f"{reason}; last.pt holds the weights from before that update ({hint})")
+
+
 def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_norm: Optional[torch.Tensor],
               throughput: Throughput) -> None:
-    values = {"train/loss": mean_over_ranks(torch.stack(losses).mean(), run.dist).item()}
+    # nan: every step was skipped; under DDP the mean over the ranks (every rank takes part)
+    loss = torch.stack(losses).mean() if losses else torch.full((), float("nan"), device=run.data.train.y.device)
+    values = {"train/loss": mean_over_ranks(loss, run.dist).item()}
     for name, group in zip(run.group_names, run.grad_step.optimizer.param_groups):
         values[f"train/lr/{name}"] = group["lr"]
         momentum = group.get("momentum", group.get("betas", (None,))[0])
@@ -116,6 +149,9 @@ def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_nor
             values[f"train/momentum/{name}"] = momentum
     if grad_norm is not None:
         values["train/grad_norm"] = grad_norm.item()
+    values.update(run.grad_step.amp_values())
+    if run.nonfinite == "skip":
+        values["train/nonfinite_steps"] = progress.nonfinite_steps
     rate = throughput.rate()
     if rate is not None:
         values["train/samples_per_s"] = rate

@@ -48,10 +48,12 @@ DDP_CHECK_EVERY = 10  # optimizer steps between the ranks' agreement (one tiny a
 class Preempted(OptkitError):
     """The run stopped on a signal after saving `last.pt`; running it again resumes."""
 
+    label = "preempted"
+
     def __init__(self, signum: int, step: int) -> None:
         self.signum = signum
         self.step = step
-        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}, last.pt saved")
+        super().__init__(f"{signal.Signals(signum).name} at step {step}, last.pt saved")
 
     @property
     def exit_code(self) -> int:

@@ -6,27 +6,30 @@ schedule; resume if there is a checkpoint; then the loop.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Optional
+from typing import Callable, ContextManager, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from optkit import checkpoint, distributed, validate
-from optkit.data import batch_slices
+from optkit import checkpoint, distributed, resume, validate
+from optkit.data import Dataset, batch_slices
 from optkit.errors import ConfigError
-from optkit.grad import GradStep, steps_per_epoch
+from optkit.grad import GradStep, WindowPlan, steps_per_epoch, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit
-from optkit.optim import build_optimizer, describe_param_groups
+from optkit.optim import build_optimizer, describe_param_groups, kernel
 from optkit.preempt import StopRequest
-from optkit.schedule import Scheduler, Timeline
+from optkit.schedule import Schedule, Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
 
@@ -56,23 +59,34 @@ def amp_setup(amp: Optional[str], device: torch.device) -> tuple[Callable[[], Co
         import contextlib
 
         return contextlib.nullcontext, None
-    if amp == "fp16" and device.type != "cuda":
-        raise ConfigError("trainer.amp", "fp16 autocast needs a CUDA device; use bf16 on CPU", amp, ["bf16"])
+    validate.check_amp_device(amp, device.type)
     dtype = torch.bfloat16 if amp == "bf16" else torch.float16
     scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
     return (lambda: torch.autocast(device.type, dtype=dtype)), scaler
 
 
-def make_timeline(cfg: DictConfig, n_train: int, info: distributed.DistInfo) -> Timeline:
-    """Optimizer steps per epoch (this rank's micro-batches / accumulate) and in the run."""
+def epoch_slices(cfg: DictConfig, n_train: int, info: distributed.DistInfo) -> list[slice]:
+    """This rank's micro-batches of an epoch, as positions in its shard of the epoch order."""
     shard_len = math.ceil(n_train / info.world_size)
-    num_batches = len(batch_slices(shard_len, cfg.data.batch_size, cfg.data.drop_last))
-    if num_batches == 0:
+    slices = batch_slices(shard_len, cfg.data.batch_size, cfg.data.drop_last)
+    if not slices:
         raise ConfigError("data.batch_size", f"larger than the {shard_len} training samples with drop_last",
                           cfg.data.batch_size)
-    per_epoch = steps_per_epoch(num_batches, cfg.grad.accumulate)
-    max_iters = cfg.trainer.max_iters or cfg.trainer.max_epochs * per_epoch
-    return Timeline(per_epoch, max_iters)
+    return slices
+
+
+def make_timeline(cfg: DictConfig, n_train: int, info: distributed.DistInfo,
+                  iters_per_epoch: Optional[int] = None) -> Timeline:
+    """The schedule's clock: optimizer steps per epoch (this rank's micro-batches /
+    accumulate, unless given) and in the run; with `grad.remainder=mmcv` micro-batches, as
+    MMCV's `runner.iter` counts them (so `trainer.max_iters` and iteration-valued settings do
+    too). `optkit.plot_lr` calls this too, with the data set's static size."""
+    if iters_per_epoch is None:
+        num_batches = len(epoch_slices(cfg, n_train, info))
+        iters_per_epoch = (num_batches if cfg.grad.remainder == "mmcv"
+                           else steps_per_epoch(num_batches, cfg.grad.accumulate))
+    max_iters = cfg.trainer.max_iters or cfg.trainer.max_epochs * iters_per_epoch
+    return Timeline(iters_per_epoch, max_iters)
 
 
 def output_dir() -> Path:
@@ -86,38 +100,34 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     validate.check(cfg)
     info = distributed.detect()
     device = pick_device(cfg.trainer.device, info)
-    autocast, scaler = amp_setup(cfg.trainer.amp, device)
-    seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
-
-    data = instantiate_at("data", cfg.data).to(device)
-    model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
-    optimizer = build_optimizer(model, cfg)
-    group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
-    timeline = make_timeline(cfg, len(data.train), info)
-    schedule = build_schedule(cfg, timeline)
+    built = build_components(cfg, info, device)
+    data, model, optimizer, group_names = built.data, built.model, built.optimizer, built.group_names
+    timeline, schedule, windows = built.timeline, built.schedule, built.windows
+    autocast, scaler = built.autocast, built.scaler
     if cfg.trainer.dry_run:
+        unit = "micro-batches" if cfg.grad.remainder == "mmcv" else "steps"
+        asked = ", ".join(f"optimizer.{k}={json.dumps(cfg.optimizer[k])}" for k in ("fused", "foreach")
+                          if k in cfg.optimizer)
+        print(f"optimizer: {type(optimizer).__name__}, step kernel: {kernel(optimizer)}"
+              f"{f' ({asked})' if asked else ''}; constructor: {cfg.optimizer_constructor._target_}")
         print(describe_param_groups(optimizer.param_groups, model))
-        print(f"{type(optimizer).__name__} {dict(fused=optimizer.defaults.get('fused'))}; "
-              f"{timeline.iters_per_epoch} steps/epoch, {timeline.max_iters} steps")
+        print(f"{timeline.iters_per_epoch} {unit}/epoch, {timeline.max_iters} {unit}, "
+              f"{windows.max_steps} optimizer steps")
         return float("nan")
 
     run_dir = Path(run_dir) if run_dir is not None else output_dir()
     distributed.init(info)
     progress = Progress()
-    found = resume_source(cfg.trainer.resume, run_dir)
+    found = resume.find(cfg.trainer.resume, run_dir)
     if found is not None:
-        progress = restore(found[1], model, optimizer, scaler)
+        resume.check_config(found, cfg, timeline, optimizer.param_groups)
+        progress = resume.restore(found, model, optimizer, scaler, cfg)
+    warn_batchnorm(model, cfg.grad.accumulate)
     ddp_model = distributed.wrap(model, info, device)
     scheduler = Scheduler(optimizer, schedule)
-    clip = cfg.grad.clip
-    grad_step = GradStep(
-        ddp_model, optimizer, F.cross_entropy,
-        max_norm=None if clip is None else clip.max_norm,
-        norm_type=2.0 if clip is None else clip.norm_type,
-        clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast,
-    )
+    grad_step = build_grad_step(cfg, ddp_model, optimizer, scaler, autocast)
     logger = RunLogger(run_dir, enabled=info.is_main, tensorboard=cfg.logging.tensorboard,
-                       progress=cfg.logging.progress, total_steps=timeline.max_iters, initial_step=progress.step)
+                       progress=cfg.logging.progress, total_steps=windows.max_steps, initial_step=progress.step)
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
     logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
@@ -140,12 +150,12 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
             checkpoint.atomic_save(state, run_dir / checkpoint.BEST)
 
     loop_run = Run(
-        model=ddp_model, data=data, grad_step=grad_step, scheduler=scheduler, timeline=timeline, logger=logger,
-        dist=info, batch_size=cfg.data.batch_size, val_batch_size=cfg.data.val_batch_size,
-        shuffle=cfg.data.shuffle, drop_last=cfg.data.drop_last, seed=cfg.trainer.seed,
-        accumulate=cfg.grad.accumulate, log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
+        model=ddp_model, data=data, grad_step=grad_step, scheduler=scheduler, windows=windows, logger=logger,
+        dist=info, val_batch_size=cfg.data.val_batch_size, shuffle=cfg.data.shuffle, seed=cfg.trainer.seed,
+        log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=autocast,
-        checkpoint=save, group_names=group_names, stop=StopRequest(info.world_size).install(),
+        checkpoint=save, group_names=group_names, nonfinite=cfg.trainer.nonfinite,
+        max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(),
     )
     try:
         progress = fit(loop_run, progress)
@@ -158,28 +168,48 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     return progress.best_acc
 
 
-def resume_source(resume: Optional[str], run_dir: Path) -> Optional[tuple[Path, dict[str, Any]]]:
-    """`auto`: the latest loadable checkpoint in the run directory, if any; a path: that file."""
-    if resume is None:
-        return None
-    if resume == "auto":
-        return checkpoint.load_latest(run_dir)
-    path = Path(resume)
-    if path.is_dir():
-        found = checkpoint.load_latest(path)
-        if found is None:
-            raise ConfigError("trainer.resume", "no loadable last.pt or prev.pt in that directory", resume)
-        return found
-    if not path.is_file():
-        raise ConfigError("trainer.resume", "no such checkpoint file", resume, ["auto", "null"])
-    return path, checkpoint.load(path)
+@dataclass
+class Components:
+    """What a run trains with, built from the config. `run` and the lr range test
+    (`optkit.lr_find`) both build it here, so the test trains exactly what training would."""
+
+    data: Dataset
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    group_names: list[str]
+    timeline: Timeline
+    schedule: Schedule
+    windows: WindowPlan
+    autocast: Callable[[], ContextManager]
+    scaler: Optional[torch.amp.GradScaler]
 
 
-def restore(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-            scaler: Optional[torch.amp.GradScaler]) -> Progress:
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scaler is not None and state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
-    checkpoint.set_rng_state(state["rng"])
-    return Progress(**state["progress"])
+def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.device) -> Components:
+    """AMP, seed, data, model, optimizer (paramwise groups), schedule and accumulation
+    windows, in MMCV's runner order (the config is validated before)."""
+    autocast, scaler = amp_setup(cfg.trainer.amp, device)
+    seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
+
+    data = instantiate_at("data", cfg.data).to(device)
+    model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
+    optimizer = build_optimizer(model, cfg)
+    group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
+    timeline = make_timeline(cfg, len(data.train), info)
+    schedule = build_schedule(cfg, timeline)
+    windows = WindowPlan(tuple(epoch_slices(cfg, len(data.train), info)), cfg.grad.accumulate,
+                         cfg.grad.remainder, timeline.max_iters)
+    return Components(data, model, optimizer, group_names, timeline, schedule, windows, autocast, scaler)
+
+
+def build_grad_step(cfg: DictConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager],
+                    check_finite: bool = True) -> GradStep:
+    """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling, and
+    (training) the non-finite check."""
+    clip = cfg.grad.clip
+    return GradStep(
+        model, optimizer, F.cross_entropy,
+        max_norm=None if clip is None else clip.max_norm,
+        norm_type=2.0 if clip is None else clip.norm_type,
+        clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast, check_finite=check_finite,
+    )

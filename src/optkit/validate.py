@@ -1,31 +1,49 @@
 """Checks of a composed config, in one place, before anything is built or written.
 
 Hydra's schema already rejects unknown keys and wrong types; this adds ranges, choices
-and cross-field rules, and builds the (cheap, torch-free) schedule objects so their own
-checks run too. Each problem is one `ConfigError` naming the key.
+and cross-field rules, then builds the run's `Preview` (model on the meta device, param
+groups, timeline, schedule) so that every check needing the model or the run length runs
+too, and checks that the data files exist. Each problem is one `ConfigError` naming the
+key. `optkit.cli` runs this for every job of a command line before Hydra creates a
+directory, and `optkit.train.run` again before building anything. What depends on the
+machine that trains (is CUDA there?) is checked when the run starts on it.
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import math
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
-from hydra.utils import get_object
-from omegaconf import DictConfig, ListConfig
+import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from optkit.data import DESCRIPTIONS
+from optkit.data.describe import check_files
 from optkit.errors import ConfigError, warn
-from optkit.instantiate import instantiate_at
+from optkit.grad import steps_per_epoch
+from optkit.instantiate import instantiate_at, locate_at
+from optkit.optim import paramwise as optim_paramwise
+from optkit.optim.groups import as_mapping, resolve_dcn_types
+from optkit.preview import Preview, preview
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP = ("bf16", "fp16")
 REMAINDERS = ("flush", "mmcv")
+NONFINITE = ("stop", "skip")
+SEEDS = 2**32  # numpy's seed range
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def positive(key: str, value: Any, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if value is None or isinstance(value, bool) or not value > 0:
+    if not is_number(value) or not value > 0:
         raise ConfigError(key, "must be > 0", value)
 
 
@@ -43,8 +61,32 @@ def check_trainer(t: DictConfig) -> None:
     if device.split(":")[0] not in DEVICES or (device.startswith("cuda:") and not device[5:].isdigit()):
         raise ConfigError("trainer.device", "unknown device", t.device, [*DEVICES, "cuda:0"])
     check_choice("trainer.amp", t.amp, AMP, allow_none=True)
+    if device == "cpu":
+        check_amp_device(t.amp, device)
     positive("trainer.eval_every", t.eval_every)
     positive("trainer.ckpt_every", t.ckpt_every)
+    if not 0 <= t.seed < SEEDS:
+        raise ConfigError("trainer.seed", "must be in [0, 2**32)", t.seed)
+    check_resume(t.resume)
+    check_choice("trainer.nonfinite", t.nonfinite, NONFINITE)
+    positive("trainer.max_nonfinite", t.max_nonfinite)
+
+
+def check_resume(resume: Optional[str]) -> None:
+    """`auto` and null always work (auto starts afresh in a directory without checkpoints);
+    a path must exist: a checkpoint file, or a run directory."""
+    if resume is None or resume == "auto":
+        return
+    if not Path(resume).exists():
+        raise ConfigError("trainer.resume", "no such checkpoint file or run directory", resume,
+                          ["auto", "null"])
+
+
+def check_amp_device(amp: Any, device_type: str) -> None:
+    """fp16 autocast (with its GradScaler) is CUDA only; bf16 runs anywhere. Checked here for
+    `trainer.device=cpu` and again once `auto` has been resolved on the training machine."""
+    if amp == "fp16" and device_type != "cuda":
+        raise ConfigError("trainer.amp", "fp16 autocast needs a CUDA device; use bf16 on CPU", amp, ["bf16"])
 
 
 def check_grad(g: DictConfig) -> None:
@@ -56,20 +98,31 @@ def check_grad(g: DictConfig) -> None:
         positive("grad.clip.norm_type", g.clip.norm_type)
 
 
-def check_target_kwargs(key: str, node: DictConfig) -> None:
-    """Every key of a `_target_` node must be an argument of the target."""
-    target = get_object(node._target_)
-    signature = inspect.signature(target)
-    params = signature.parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    valid = [name for name in params if name not in ("self", "params")]
+def check_target_kwargs(key: str, node: DictConfig, supplied: int = 1) -> None:
+    """Every key of a `_target_` node must be an argument of the target, and every argument
+    without a default must be there. The first `supplied` positional arguments come at call
+    time (an optimizer's `params`; a constructor's model, optimizer_cfg, paramwise_cfg)."""
+    target = locate_at(f"{key}._target_", node._target_)
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}._target_", "is not a class or function", node._target_) from None
+    later = [name for name, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:supplied]
+    valid = [name for name, p in params.items() if name not in later and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     for name in node:
-        if str(name).startswith("_"):
+        if str(name).startswith("_") or takes_any:
             continue
-        if name not in params:
-            raise ConfigError(f"{key}.{name}", f"not an argument of {node._target_}", name, valid)
+        if name not in valid:
+            close = difflib.get_close_matches(str(name), valid, n=3, cutoff=0.6)
+            hint = "; to change optimizer pick its option (optimizer=sgd) or start from optimizer=custom" if (
+                key == "optimizer" and not close) else ""
+            raise ConfigError(f"{key}.{name}", f"not an argument of {node._target_}({', '.join(valid)}){hint}",
+                              name, close)
         check_like_default(f"{key}.{name}", node[name], params[name].default)
+    for name in valid:
+        if params[name].default is inspect.Parameter.empty and name not in node:
+            raise ConfigError(f"{key}.{name}", f"is a required argument of {node._target_}; add +{key}.{name}=...")
 
 
 def check_like_default(key: str, value: Any, default: Any) -> None:
@@ -89,18 +142,35 @@ def check_like_default(key: str, value: Any, default: Any) -> None:
 
 
 def check_optimizer(o: DictConfig) -> None:
-    try:
-        check_target_kwargs("optimizer", o)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ConfigError("optimizer._target_", f"cannot import ({err})", o.get("_target_")) from None
-    if "lr" in o:
+    if OmegaConf.is_missing(o, "_target_"):
+        raise ConfigError("optimizer._target_", "must name your optimizer class, e.g. "
+                          "optimizer._target_=my_pkg.opt.MyOptimizer")
+    target = locate_at("optimizer._target_", o._target_)
+    check_target_kwargs("optimizer", o)
+    if isinstance(target, type) and issubclass(target, torch.optim.LBFGS):
+        raise ConfigError("optimizer._target_", "LBFGS re-evaluates the loss through a closure several times per "
+                          "step and optkit's step computes one gradient, so it cannot train here", o._target_)
+    if o.get("lr") is not None:
         positive("optimizer.lr", o.lr)
     if "momentum" in o and not 0 <= o.momentum < 1:
         raise ConfigError("optimizer.momentum", "must be in [0, 1)", o.momentum)
-    if "betas" in o and not all(0 <= b < 1 for b in o.betas):
-        raise ConfigError("optimizer.betas", "each must be in [0, 1)", list(o.betas))
+    if "betas" in o and (len(o.betas) != 2 or not all(is_number(b) and 0 <= b < 1 for b in o.betas)):
+        raise ConfigError("optimizer.betas", "must be two numbers, each in [0, 1)", list(o.betas))
     if o.get("weight_decay") is not None and (o.weight_decay < 0 or math.isnan(o.weight_decay)):
         raise ConfigError("optimizer.weight_decay", "must be >= 0", o.weight_decay)
+    if is_number(o.get("eps")) and not o.eps >= 0:
+        raise ConfigError("optimizer.eps", "must be >= 0", o.eps)
+    if o.get("nesterov") and not (o.get("momentum", 0) > 0 and o.get("dampening", 0) == 0):
+        raise ConfigError("optimizer.nesterov", "needs optimizer.momentum > 0 and optimizer.dampening=0",
+                          f"momentum={o.get('momentum')}, dampening={o.get('dampening')}")
+
+
+def check_paramwise(cfg: DictConfig) -> None:
+    """MMCV's paramwise_cfg checks (decay rules need optimizer.weight_decay), multiplier
+    ranges, and the `dcn_types` classes (importable once custom_imports ran)."""
+    paramwise = as_mapping(cfg.paramwise)
+    optim_paramwise.check_paramwise(paramwise, cfg.optimizer.get("weight_decay"))
+    resolve_dcn_types(paramwise)
 
 
 def import_custom_modules(cfg: DictConfig) -> None:
@@ -115,14 +185,44 @@ def import_custom_modules(cfg: DictConfig) -> None:
             warn(f"custom_imports: {name} failed to import ({err})")
 
 
-def check(cfg: DictConfig) -> None:
-    """Raise the first `ConfigError` in `cfg`; return None when it can run."""
+def check_data(d: DictConfig) -> None:
+    positive("data.batch_size", d.batch_size)
+    positive("data.val_batch_size", d.val_batch_size)
+
+
+def warn_suspicious(cfg: DictConfig, plan: Preview) -> None:
+    """Legal settings that are probably not what the user meant (one line each)."""
+    t, timeline = cfg.trainer, plan.timeline
+    if t.ckpt_by_epoch:
+        length, unit = -(-timeline.max_iters // timeline.iters_per_epoch), "epochs"
+    else:
+        mmcv = cfg.grad.remainder == "mmcv"
+        length = steps_per_epoch(timeline.max_iters, cfg.grad.accumulate) if mmcv else timeline.max_iters
+        unit = "optimizer steps"
+    if t.ckpt_every > length:
+        warn(f"trainer.ckpt_every: {t.ckpt_every} {unit} is more than the run's {length}: only the final "
+             "checkpoint is written, so a killed run starts again from the beginning")
+
+
+def check(cfg: DictConfig, *, iters_per_epoch: Optional[int] = None, data_files: bool = True) -> Optional[Preview]:
+    """Raise the first `ConfigError` in `cfg`; return the run's `Preview` when it can run
+    (None for a data set without a static description, whose model is checked when built).
+    `iters_per_epoch` replaces the data set's; `data_files=False` skips the data files
+    (plot_lr reads none)."""
     import_custom_modules(cfg)
     check_trainer(cfg.trainer)
     check_grad(cfg.grad)
-    positive("data.batch_size", cfg.data.batch_size)
+    check_data(cfg.data)
     positive("logging.log_every", cfg.logging.log_every)
     check_optimizer(cfg.optimizer)
+    check_paramwise(cfg)
+    check_target_kwargs("optimizer_constructor", cfg.optimizer_constructor, supplied=3)
     for key in ("schedule", "warmup", "momentum"):
         if cfg.get(key) is not None:
             instantiate_at(key, cfg[key])
+    plan = preview(cfg, iters_per_epoch) if cfg.data.get("_target_") in DESCRIPTIONS else None
+    if data_files:
+        check_files(cfg.data)
+    if plan is not None:
+        warn_suspicious(cfg, plan)
+    return plan

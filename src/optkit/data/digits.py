@@ -3,8 +3,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from optkit.data.split import seeded_split, standardise
-from optkit.data.tensors import Dataset, TensorSplit
+from optkit.data.split import seeded_split, split_sizes, standardise
+from optkit.data.tensors import DataInfo, Dataset, TensorSplit
+
+NUM_IMAGES = 1797  # sklearn.datasets.load_digits
+SHAPE = (1, 8, 8)
 
 
 def load_digits(*, val_fraction: float, split_seed: int, **_: object) -> Dataset:
@@ -17,8 +20,12 @@ def load_digits(*, val_fraction: float, split_seed: int, **_: object) -> Dataset
     from sklearn.datasets import load_digits as sklearn_digits
 
     bunch = sklearn_digits()
-    x = torch.from_numpy(bunch.data.astype(np.float32)).reshape(-1, 1, 8, 8)
+    x = torch.from_numpy(bunch.data.astype(np.float32)).reshape(-1, *SHAPE)
     y = torch.from_numpy(bunch.target.astype(np.int64))
     train_idx, val_idx = seeded_split(len(y), val_fraction, split_seed)
     x_train, x_val = standardise(x[train_idx], x[val_idx])
-    return Dataset(TensorSplit(x_train, y[train_idx]), TensorSplit(x_val, y[val_idx]), (1, 8, 8), 10)
+    return Dataset(TensorSplit(x_train, y[train_idx]), TensorSplit(x_val, y[val_idx]), SHAPE, 10)
+
+
+def describe_digits(*, val_fraction: float, **_: object) -> DataInfo:
+    return DataInfo(SHAPE, 10, split_sizes(NUM_IMAGES, val_fraction)[0])

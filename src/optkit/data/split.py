@@ -5,12 +5,18 @@ import torch
 from optkit.errors import ConfigError
 
 
-def seeded_split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed train/val split of n samples: the permutation depends on `seed` only."""
+def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
+    """(train, val) sample counts of `seeded_split` (known without loading anything)."""
     if not 0 < val_fraction < 1:
         raise ConfigError("data.val_fraction", "must be in (0, 1)", val_fraction)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = max(1, round(n * val_fraction))
+    return n - n_val, n_val
+
+
+def seeded_split(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed train/val split of n samples: the permutation depends on `seed` only."""
+    n_val = split_sizes(n, val_fraction)[1]
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return order[n_val:], order[:n_val]
 
 

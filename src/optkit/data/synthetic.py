@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from optkit.data.tensors import Dataset, TensorSplit
+from optkit.data.tensors import DataInfo, Dataset, TensorSplit
+from optkit.errors import ConfigError
 
 
 def load_synthetic(*, num_train: int, num_val: int, shape: list[int], num_classes: int, seed: int,
@@ -23,3 +24,13 @@ def load_synthetic(*, num_train: int, num_val: int, shape: list[int], num_classe
     train = TensorSplit(x[:num_train], y[:num_train])
     val = TensorSplit(x[num_train:], y[num_train:])
     return Dataset(train, val, tuple(shape), num_classes)
+
+
+def describe_synthetic(*, num_train: int, num_val: int, shape: list[int], num_classes: int,
+                       **_: object) -> DataInfo:
+    for key, value, least in (("num_train", num_train, 1), ("num_val", num_val, 1), ("num_classes", num_classes, 2)):
+        if value < least:
+            raise ConfigError(f"data.{key}", f"must be >= {least}", value)
+    if not shape or any(size < 1 for size in shape):
+        raise ConfigError("data.shape", "must be a non-empty list of sizes >= 1", list(shape))
+    return DataInfo(tuple(shape), num_classes, num_train)

@@ -28,6 +28,16 @@ class TensorSplit:
         return TensorSplit(self.x.to(device), self.y.to(device))
 
 
+@dataclass(frozen=True)
+class DataInfo:
+    """What building the model and the timeline need to know of a data set, without loading
+    it (`optkit.data.describe`; the lr-curve tool builds the model on the meta device)."""
+
+    in_shape: tuple[int, ...]
+    num_classes: int
+    num_train: int
+
+
 @dataclass
 class Dataset:
     """Train and validation splits plus what a model needs to know about them."""
@@ -47,6 +57,9 @@ class Dataset:
         if self.input_transform is not None:
             x = self.input_transform(x)
         return x, self.train.y[index]
+
+    def info(self) -> DataInfo:
+        return DataInfo(tuple(self.in_shape), self.num_classes, len(self.train))
 
     def to(self, device: torch.device) -> "Dataset":
         return Dataset(self.train.to(device), self.val.to(device), self.in_shape, self.num_classes,

@@ -1,44 +1,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
-from optkit.errors import ConfigError
-from optkit.schedule.anneal import cosine_anneal
-from optkit.schedule.policy import LrPolicy
-
-
-def anneal_target(base, min_lr: Optional[float], min_lr_ratio: Optional[float]):
-    """MMCV's end point: the absolute `min_lr` (same for every group) or `base · min_lr_ratio`."""
-    return min_lr if min_lr is not None else base * min_lr_ratio
-
-
-def check_one_target(min_lr: Optional[float], min_lr_ratio: Optional[float], prefix: str = "min_lr") -> None:
-    """MMCV asserts that exactly one of `min_lr` / `min_lr_ratio` is given."""
-    if (min_lr is None) == (min_lr_ratio is None):
-        both = min_lr is not None
-        raise ConfigError(
-            prefix if both else f"{prefix}_ratio",
-            f"set exactly one of {prefix} and {prefix}_ratio",
-            f"{prefix}={min_lr}, {prefix}_ratio={min_lr_ratio}",
-        )
+from optkit.schedule.anneal import Annealing, AnnealingMomentum, cosine_anneal
 
 
 @dataclass
-class CosineAnnealing(LrPolicy):
-    """MMCV `CosineAnnealingLrUpdaterHook`: `cosanneal(base, target, progress / total)`.
+class CosineAnnealing(Annealing):
+    """MMCV `CosineAnnealingLrUpdaterHook`: `cosanneal(base, target, progress / total)`,
+    target = `min_lr` (absolute) or `base · min_lr_ratio`.
 
     Progress stops one short of total, so the lr never quite reaches the target
-    (MMCV quirk, kept). The default `min_lr_ratio=0` anneals towards zero.
+    (MMCV quirk, kept): with 5 epochs and `min_lr_ratio=0` the last epoch runs at
+    `base · ½(1 + cos(4π/5))`. Neither field set means `min_lr_ratio=0` (MMCV asserts).
     """
 
-    min_lr: Optional[float] = None
-    min_lr_ratio: Optional[float] = None
+    curve = staticmethod(cosine_anneal)
 
-    def __post_init__(self) -> None:
-        if self.min_lr is None and self.min_lr_ratio is None:
-            self.min_lr_ratio = 0.0
-        check_one_target(self.min_lr, self.min_lr_ratio)
 
-    def lr(self, base, progress, total):
-        return cosine_anneal(base, anneal_target(base, self.min_lr, self.min_lr_ratio), progress / total)
+@dataclass
+class CosineAnnealingMomentum(AnnealingMomentum):
+    """MMCV `CosineAnnealingMomentumUpdaterHook`: the lr formula applied to the momentum,
+    target `min_momentum` or `base · min_momentum_ratio` (neither set: ratio 0)."""
+
+    curve = staticmethod(cosine_anneal)

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from optkit.schedule.curve import Schedule
+from optkit.schedule.momentum import current_momentum
 
 
 class Scheduler:
@@ -14,8 +15,10 @@ class Scheduler:
     The loop passes the step counter in (`apply(t)`), so the counter is the only state
     and resuming is exact. Each group is scheduled from its own base lr, kept in
     `initial_lr` as MMCV and torch do, so paramwise multipliers survive every policy and a
-    resumed optimizer keeps its original bases. Values are computed `CHUNK` steps at a
-    time; one step then costs a list lookup and one dict write per group.
+    resumed optimizer keeps its original bases; with a momentum policy the base momentum
+    is kept in `initial_momentum` likewise (MMCV `MomentumUpdaterHook.before_run`).
+    Values are computed `CHUNK` steps at a time, one list per group; one step then costs
+    one list lookup and one dict write per group and value, with nothing allocated.
     """
 
     CHUNK = 1024
@@ -24,33 +27,41 @@ class Scheduler:
         self.schedule = schedule
         self.groups = optimizer.param_groups
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in self.groups]
+        schedule.check_groups(self.groups)
+        if schedule.momentum_policy is not None:
+            for group in self.groups:
+                group.setdefault("initial_momentum", current_momentum(group))
         self._start = self._stop = 0
-        self._rows: list[list[tuple[str, Any]]] = []
+        self._lr: list[list[float]] = []  # [group][step - start]
+        self._keys: list[str] = []
+        self._momentum: list[list[Any]] | None = None  # [group][step - start]
 
     def apply(self, step: int) -> None:
         if not self._start <= step < self._stop:
             self._fill(step)
-        for group, items in zip(self.groups, self._rows[step - self._start]):
-            for key, value in items:
-                group[key] = value
+        row = step - self._start
+        for group, lrs in zip(self.groups, self._lr):
+            group["lr"] = lrs[row]
+        if self._momentum is not None:
+            for group, key, values in zip(self.groups, self._keys, self._momentum):
+                group[key] = values[row]
 
     def values(self, step: int) -> list[dict[str, Any]]:
         """What `apply(step)` writes, per group (for logging and tests)."""
         if not self._start <= step < self._stop:
             self._fill(step)
-        return [dict(items) for items in self._rows[step - self._start]]
+        row = step - self._start
+        written = [{"lr": lrs[row]} for lrs in self._lr]
+        if self._momentum is not None:
+            for values, key, column in zip(written, self._keys, self._momentum):
+                values[key] = column[row]
+        return written
 
     def _fill(self, step: int) -> None:
         start = step - step % self.CHUNK
         last = self.schedule.timeline.max_iters - 1
         steps = np.minimum(np.arange(start, start + self.CHUNK), max(last, 0))
-        lr = self.schedule.lr(self.base_lrs, steps).T.tolist()
-        momentum = self.schedule.momentum_items(self.groups, steps)
-        if momentum is None:
-            self._rows = [[(("lr", value),) for value in row] for row in lr]
-        else:
-            self._rows = [
-                [(("lr", value), item) for value, item in zip(row, items)]
-                for row, items in zip(lr, momentum)
-            ]
+        self._lr = self.schedule.lr(self.base_lrs, steps).tolist()  # one list per group
+        items = self.schedule.momentum_items(self.groups, steps)
+        self._keys, self._momentum = items if items is not None else ([], None)
         self._start, self._stop = start, start + self.CHUNK

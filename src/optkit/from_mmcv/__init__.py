@@ -1,0 +1,10 @@
+"""Import MMCV 1.x / MMClassification 0.x configs: `optkit-from-mmcv CONFIG.py`.
+
+`read` evaluates the config file (with its `_base_` files) without MMCV and without running
+it, `translate` maps its optimization keys onto optkit's options and fields, `emit` writes
+an experiment file or one line of overrides, `main` is the command line.
+"""
+from optkit.from_mmcv.read import ReadError, Unevaluable, read_config
+from optkit.from_mmcv.translate import Translation, translate
+
+__all__ = ["ReadError", "Translation", "Unevaluable", "read_config", "translate"]

@@ -1,0 +1,173 @@
+"""Continuing a run from a checkpoint: which one, whether it fits the config, restoring it.
+
+`trainer.resume=auto` takes the newest loadable checkpoint of the run directory (`last.pt`,
+else `prev.pt`; none: a fresh start), a path takes that file, or that run directory's
+newest. Before anything is restored, the config saved in the checkpoint is compared with
+the current one. A resumed run is only worth having if it is the run the current config
+describes, so a change of anything that shapes the trajectory (model, data and batching,
+optimizer, constructor, paramwise, schedule, warmup, momentum, grad, seed, amp) is refused
+with one line listing the changed keys, unless `trainer.resume_force=true`. The run length
+(`trainer.max_epochs` / `trainer.max_iters`) may change when the lr and momentum curves of
+the old and new length agree over the shorter run (a fixed or step schedule extended; not
+a cosine, whose every step depends on the length). Everything else (logging, evaluation
+and checkpoint cadence, device, determinism, the non-finite policy, the data root,
+`data.val_batch_size`) is free to change.
+
+With `resume_force`, the current settings apply from the resumed step: the weights, RNG
+and progress come from the checkpoint, and so does the optimizer state (moments, step
+counts) when the optimizer class is the same, but every param group takes the current
+config's hyper-parameters and base lr.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from optkit import checkpoint
+from optkit.errors import ConfigError, format_value, muted, warn
+from optkit.loop import Progress
+from optkit.schedule import Timeline
+from optkit.schedule.build import build_schedule
+
+HARMLESS = (
+    "logging", "trainer.device", "trainer.deterministic", "trainer.eval_every", "trainer.ckpt_every",
+    "trainer.ckpt_by_epoch", "trainer.resume", "trainer.resume_force", "trainer.nonfinite",
+    "trainer.max_nonfinite", "trainer.dry_run", "data.val_batch_size", "data.root", "custom_imports",
+    "allow_failed_imports",
+)
+RUN_LENGTH = ("trainer.max_epochs", "trainer.max_iters")
+SCHEDULE_KEYS = ("initial_lr", "initial_momentum")  # the Scheduler's bases, from the config
+MAX_LISTED = 6
+_ABSENT = "(absent)"
+
+Found = tuple[Path, dict[str, Any]]
+
+
+def find(resume: Optional[str], run_dir: Path) -> Optional[Found]:
+    """`auto`: the newest loadable checkpoint in the run directory, if any; a path: that
+    file, or that directory's newest (validate.check_resume made sure it exists)."""
+    if resume is None:
+        return None
+    if resume == "auto":
+        return checkpoint.load_latest(run_dir)
+    path = Path(resume)
+    if path.is_dir():
+        found = checkpoint.load_latest(path)
+        if found is None:
+            raise ConfigError("trainer.resume", "no last.pt or prev.pt in that directory", resume)
+        return found
+    return path, checkpoint.load(path)
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, Mapping) or not node:
+        return {prefix.rstrip("."): node}
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        flat.update(flatten(value, f"{prefix}{key}."))
+    return flat
+
+
+def is_under(key: str, prefixes: tuple[str, ...]) -> bool:
+    return any(key == p or key.startswith(f"{p}.") for p in prefixes)
+
+
+def changed_keys(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """{key: (saved value, current value)} of the leaves that differ and are not harmless.
+    When a node's `_target_` changed, only that is listed, not each of its fields."""
+    old, new = flatten(saved), flatten(current)
+    diff = {key: (old.get(key, _ABSENT), new.get(key, _ABSENT)) for key in sorted(old.keys() | new.keys())
+            if old.get(key, _ABSENT) != new.get(key, _ABSENT) and not is_under(key, HARMLESS)}
+    replaced = tuple(key[: -len("._target_")] for key in diff if key.endswith("._target_"))
+    return {key: values for key, values in diff.items()
+            if key.endswith("._target_") or not is_under(key, replaced)}
+
+
+def run_length(cfg: Any, iters_per_epoch: int) -> int:
+    return cfg["trainer"]["max_iters"] or cfg["trainer"]["max_epochs"] * iters_per_epoch
+
+
+def same_curves(saved: Mapping[str, Any], cfg: DictConfig, timeline: Timeline, groups: list[dict]) -> bool:
+    """Whether the saved run length gives the same lr and momentum as the current one on
+    every step of the shorter run (only asked when nothing else that shapes them changed)."""
+    old_timeline = Timeline(timeline.iters_per_epoch, run_length(saved, timeline.iters_per_epoch))
+    with muted():  # the old run's warnings (a warmup longer than it) were its own
+        old = build_schedule(OmegaConf.create(dict(saved)), old_timeline)
+        new = build_schedule(cfg, timeline)
+    steps = np.arange(min(old_timeline.max_iters, timeline.max_iters))
+    bases = [group["lr"] for group in groups]
+    if not np.array_equal(old.lr(bases, steps), new.lr(bases, steps)):
+        return False
+    old_m, new_m = old.momentum(groups, steps), new.momentum(groups, steps)
+    return old_m is None or np.array_equal(old_m, new_m)
+
+
+def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
+    items = [f"{key} ({format_value(a)} -> {format_value(b)})" for key, (a, b) in changes.items()]
+    more = len(items) - MAX_LISTED
+    return ", ".join(items[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def check_config(found: Found, cfg: DictConfig, timeline: Timeline, groups: list[dict]) -> None:
+    """Refuse (one `ConfigError`) to resume a checkpoint whose run the current config does
+    not describe; with `trainer.resume_force` only warn."""
+    path, state = found
+    saved = state.get("config")
+    if saved is None:
+        warn(f"trainer.resume: {path} holds no config to compare with; resuming it as it is")
+        return
+    current = OmegaConf.to_container(cfg, resolve=True)
+    changes = changed_keys(saved, current)
+    if changes and all(is_under(key, RUN_LENGTH) for key in changes) and same_curves(saved, cfg, timeline, groups):
+        changes = {}
+    if not changes:
+        return
+    if cfg.trainer.resume_force:
+        warn(f"trainer.resume_force: resuming {path} with changed settings: {describe_changes(changes)}")
+        return
+    raise ConfigError("trainer.resume", f"{path} was trained with other settings that change the run: "
+                      f"{describe_changes(changes)}; use a new run directory, or set trainer.resume_force=true "
+                      "to go on with the new settings")
+
+
+def restore(found: Found, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+            scaler: Optional[torch.amp.GradScaler], cfg: DictConfig) -> Progress:
+    """Load weights, optimizer and scaler state, RNG states and progress. Under
+    `resume_force` the param groups keep the current config's hyper-parameters, and an
+    optimizer of another class starts from fresh state."""
+    path, state = found
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise ConfigError("trainer.resume", f"the weights in {path} do not fit this model "
+                          f"({str(err).strip().splitlines()[0]})") from None
+    if not cfg.trainer.resume_force:
+        optimizer.load_state_dict(state["optimizer"])
+    else:
+        restore_optimizer_forced(path, state, optimizer, cfg)
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    checkpoint.set_rng_state(state["rng"])
+    return Progress(**state["progress"])
+
+
+def restore_optimizer_forced(path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer,
+                             cfg: DictConfig) -> None:
+    saved_target = (state.get("config") or {}).get("optimizer", {}).get("_target_")
+    if saved_target != cfg.optimizer.get("_target_"):
+        warn(f"trainer.resume_force: {path} holds {saved_target} state; {cfg.optimizer._target_} starts afresh")
+        return
+    current = [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except ValueError as err:  # another number or size of param groups
+        warn(f"trainer.resume_force: the optimizer state in {path} does not fit ({err}); it starts afresh")
+        return
+    for group, settings in zip(optimizer.param_groups, current):
+        for key in SCHEDULE_KEYS:
+            group.pop(key, None)
+        group.update(settings)

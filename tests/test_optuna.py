@@ -1,0 +1,136 @@
+"""Optuna sweeps: the `hydra/sweeper=optuna_search` preset, the pre-Hydra check of Optuna's
+sweep syntax and of `hydra.sweeper.params`, and real 4-trial studies on digits (slow) with the
+basic and the local submitit launcher."""
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna 2.x on the pinned SQLAlchemy 1.4
+
+import optuna  # noqa: E402
+import pytest
+import yaml
+from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+from optuna.distributions import CategoricalDistribution, IntUniformDistribution, LogUniformDistribution
+
+from optkit.cli import check_command_line, job_overrides
+from optkit.config import CONF_DIR
+from optkit.errors import ConfigError
+from tests.conftest import run_train
+
+PRESET = "hydra/sweeper=optuna_search"
+# the preset's other keys fixed, so that each check composes few jobs
+NARROW = [PRESET, "schedule=cosine", "optimizer.weight_decay=0.01", "warmup.iters=5"]
+
+
+def preset_params() -> dict[str, str]:
+    return yaml.safe_load((CONF_DIR / "hydra" / "sweeper" / "optuna_search.yaml").read_text())["params"]
+
+
+def test_preset_search_space_is_what_optuna_samples():
+    """lr and weight decay log-uniform, warmup iterations an int, the schedule a choice."""
+    params = preset_params()
+    space, fixed = create_params_from_overrides([f"{k}={v}" for k, v in params.items()])
+    assert isinstance(space["optimizer.lr"], LogUniformDistribution)
+    assert isinstance(space["optimizer.weight_decay"], LogUniformDistribution)
+    assert isinstance(space["warmup.iters"], IntUniformDistribution)
+    assert isinstance(space["schedule"], CategoricalDistribution) and set(space["schedule"].choices) == {
+        "cosine", "step", "linear"}
+    assert fixed == {"warmup": "linear"}
+
+
+def test_intervals_are_checked_at_both_ends():
+    jobs = job_overrides(["a=tag(log, interval(1e-4, 0.1))", "b=int(interval(1, 200))", "c=1"], multirun=True)
+    assert jobs == [["c=1", "a=0.0001", "b=1"], ["c=1", "a=0.0001", "b=200"], ["c=1", "a=0.1", "b=1"],
+                    ["c=1", "a=0.1", "b=200"]]
+    assert job_overrides(["a=interval(1, 2)"], multirun=False) == [["a=interval(1, 2)"]]
+
+
+@pytest.mark.parametrize("args", [
+    [PRESET],  # the whole search space of the preset
+    [*NARROW, "optimizer.lr=tag(log, interval(1e-3, 1e-2))"],
+    [PRESET, "schedule=choice(step, cosine)", "optimizer.lr=0.01", "optimizer.weight_decay=0.01", "warmup.iters=9"],
+    [*NARROW, "~hydra.sweeper.params.schedule", "hydra.sweeper.n_trials=3", "hydra/sweeper/sampler=random"],
+    [*NARROW, "warmup=none", "warmup.iters=int(interval(0, 5))"],  # no warmup: iters unused, 0 is fine
+])
+def test_good_sweeps_pass_the_check(args):
+    check_command_line(["-m", *args])
+
+
+@pytest.mark.parametrize("args,key", [
+    ([*NARROW, "optimizer.lr=tag(log, interval(-1, 0.1))"], "optimizer.lr"),  # an end out of range
+    ([*NARROW, "schedule=choice(cosine, stepp)"], "schedule"),
+    ([*NARROW, "warmup.iters=interval(1, 10)"], "warmup.iters"),  # floats: int(interval(1, 10)) is meant
+    ([*NARROW, "optimizer.lrr=tag(log, interval(1e-3, 1e-2))"], "optimizer.lrr"),
+    ([*NARROW, "hydra.sweeper.n_trails=3"], "hydra.sweeper.n_trails"),
+    (["optimizer.lr=interval(0.001, 0.01)"], "optimizer.lr"),  # the basic sweeper cannot sample it
+    ([*NARROW, "warmup.iters=int(interval(0, 5))"], "warmup.iters"),  # 0: a linear warmup needs iters > 0
+])
+def test_bad_sweeps_fail_the_check_naming_the_key(args, key):
+    with pytest.raises(ConfigError) as err:
+        check_command_line(["-m", *args])
+    assert err.value.key == key
+
+
+def test_a_bad_value_in_the_preset_is_found(tmp_path):
+    """A search space given in hydra.sweeper.params (here a config dir's own preset) is
+    checked like one on the command line."""
+    (tmp_path / "hydra" / "sweeper").mkdir(parents=True)
+    (tmp_path / "hydra" / "sweeper" / "mine.yaml").write_text(
+        "defaults: [optuna_search, _self_]\nparams:\n  optimizer.momentum: interval(0.5, 1.5)\n")
+    with pytest.raises(ConfigError) as err:
+        check_command_line(["-m", f"--config-dir={tmp_path}", "hydra/sweeper=mine", *NARROW[1:], "optimizer=sgd"])
+    assert err.value.key == "optimizer.momentum" and err.value.got == 1.5
+
+
+# --- real studies ------------------------------------------------------------------------------
+
+
+def best_val_acc(trial_dir) -> float:
+    records = [json.loads(line) for line in (trial_dir / "metrics.jsonl").read_text().splitlines()]
+    return max(r["val/acc"] for r in records if r["kind"] == "val")
+
+
+def study(tmp_path, launcher: list[str]) -> tuple[dict, dict[int, tuple[list[str], float]]]:
+    """Run a 4-trial study on digits (1 epoch each); return optimization_results.yaml and,
+    per trial directory, its overrides and best validation accuracy."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", PRESET, *launcher, "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "model=mlp",
+            "trainer.max_epochs=1", "trainer.device=cpu", "logging.tensorboard=false",
+            "warmup.iters=int(interval(1, 20))", f"hydra.sweep.dir={sweep}",
+            f"hydra.sweeper.storage=sqlite:///{tmp_path}/study.db", "hydra.sweeper.study_name=digits"]
+    proc = run_train(args, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    trials = {}
+    for num in range(4):
+        trial_dir = sweep / str(num)
+        overrides = yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text())
+        trials[num] = (overrides, best_val_acc(trial_dir))
+    return results, trials
+
+
+def check_study(tmp_path, results, trials) -> None:
+    """The sweeper got each trial's best validation accuracy (the study's stored values), and
+    the best trial's parameters and value are in optimization_results.yaml."""
+    stored = optuna.load_study(study_name="digits", storage=f"sqlite:///{tmp_path}/study.db")
+    assert [t.state for t in stored.trials] == [optuna.trial.TrialState.COMPLETE] * 4
+    assert [t.value for t in stored.trials] == [trials[n][1] for n in range(4)]
+    best = max(trials, key=lambda n: trials[n][1])
+    assert results["best_value"] == trials[best][1]
+    assert set(results["best_params"]) == {"optimizer.lr", "optimizer.weight_decay", "warmup.iters", "schedule"}
+    overrides = trials[best][0]
+    for key, value in results["best_params"].items():
+        assert f"{key}={value}" in overrides
+    assert "warmup=linear" in overrides
+
+
+@pytest.mark.slow
+def test_study_with_the_basic_launcher(tmp_path):
+    check_study(tmp_path, *study(tmp_path, []))
+
+
+@pytest.mark.slow
+def test_study_with_the_local_submitit_launcher(tmp_path):
+    check_study(tmp_path, *study(tmp_path, ["hydra/launcher=submitit_local", "hydra.launcher.gpus_per_node=0"]))
