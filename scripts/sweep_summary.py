@@ -149,7 +149,7 @@ def table(jobs: list[Job]) -> str:
         varying = " ".join(o for o in job.overrides if o not in common) or "-"
         error = job.error if len(job.error) <= 100 else job.error[:97] + "..."
         rows.append([str(job.num), varying, job.status, str(job.restarts), fmt(job.best_val_acc),
-                     fmt(job.final_loss), fmt(job.step), fmt(job.wall_s, 1), error])
+                     fmt(job.final_loss), fmt(job.step), fmt(job.wall_s, 2), error])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"common overrides: {' '.join(common) or '-'}"]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]

@@ -117,8 +117,8 @@ def test_ranks_share_one_run_dir_and_only_rank0_writes(ddp_preempted):
     assert len(ddp_preempted["run_dirs"]) == 1
     assert [p.relative_to(cwd) for p in cwd.glob("outputs/*/*")] == [ddp_preempted["run_dirs"][0].relative_to(cwd)]
     run_dir = ddp_preempted["run_dirs"][0]
-    assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", "best.pt", "last.pt", "metrics.jsonl", "prev.pt",
-                                                          "tb", "train.log"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", ".optkit.lock", "best.pt", "last.pt",
+                                                          "metrics.jsonl", "prev.pt", "tb", "train.log"]
 
 
 @pytest.mark.slow
