@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -16,6 +17,7 @@ from omegaconf import DictConfig
 
 from optkit.config import CONF_DIR
 from optkit.errors import forget_warnings
+from tests.slurm_cluster import slurm_cluster  # noqa: F401  (session fixture: a real local SLURM)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,3 +53,43 @@ def run_train(args: Sequence[str], *, cwd: Path | None = None, timeout: float = 
 @pytest.fixture
 def train_cli():
     return run_train
+
+
+def wait_for_training(proc: subprocess.Popen, root: Path, pattern: str, timeout: float = 120) -> Path:
+    """Poll until a `metrics.jsonl` matching `root/pattern` holds a train record (the run is
+    mid-training, past its set-up); return that run dir. Fails if `proc` ends first."""
+    deadline = time.time() + timeout
+    while True:
+        for path in root.glob(pattern):
+            if '"kind": "train"' in path.read_text():
+                return path.parent
+        assert proc.poll() is None and time.time() < deadline, "run ended or hung before its first train log"
+        time.sleep(0.02)
+
+
+def weight_difference(run_a: Path, run_b: Path) -> float:
+    """Largest absolute difference between the model weights in two runs' last.pt."""
+    import torch
+
+    a = torch.load(Path(run_a) / "last.pt", weights_only=True)["model"]
+    b = torch.load(Path(run_b) / "last.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+# A CPU run long enough (150 steps of a wider MLP) to be signalled mid-training by a test
+# that waits for its first train log. Its uninterrupted result is computed once per session
+# with 2 threads, as jobs of the `slurm` launcher preset run (cpus_per_task=2 sets
+# OMP_NUM_THREADS), so interrupted-and-resumed runs compare bitwise.
+LONG_RUN = ["model=mlp", "model.hidden=[512,512]", "optimizer=sgd", "optimizer.lr=0.05", "optimizer.momentum=0.9",
+            "trainer.max_iters=150", "trainer.deterministic=true", "trainer.device=cpu", "logging.log_every=5"]
+LONG_RUN_ENV = {"OMP_NUM_THREADS": "2"}
+
+
+@pytest.fixture(scope="session")
+def long_reference(tmp_path_factory) -> Path:
+    """The uninterrupted LONG_RUN (data.batch_size=64): its run dir."""
+    run_dir = tmp_path_factory.mktemp("long_reference") / "run"
+    out = run_train([*LONG_RUN, f"hydra.run.dir={run_dir}"], env=LONG_RUN_ENV)
+    assert out.returncode == 0, out.stderr
+    return run_dir

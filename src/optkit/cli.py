@@ -9,13 +9,16 @@ skip the check; `--cfg` only composes (so the config can always be printed).
 """
 from __future__ import annotations
 
+import datetime
 import itertools
 import os
+import re
 import sys
 from typing import Any, Callable, Optional
 
 import hydra
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, ValueType
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
@@ -131,14 +134,16 @@ def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
     return jobs
 
 
-def check_command_line(argv: list[str], validate_jobs: bool = True) -> None:
-    """Compose (and validate) every job of `argv`; raise `ConfigError` on the first problem."""
+def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[DictConfig]:
+    """Compose (and validate) every job of `argv`; raise `ConfigError` on the first problem.
+    Returns the first job's config (with its `hydra` node), or None when `argv` trains
+    nothing (`--help`, `--info`, `--cfg`, shell completion)."""
     from hydra._internal.hydra import Hydra
     from hydra._internal.utils import create_config_search_path, get_args_parser
 
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.shell_completion or args.info is not None:
-        return
+        return None
     search_path = create_config_search_path(str(CONF_DIR))
     if args.config_dir is not None:
         search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
@@ -150,6 +155,7 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> None:
         raise ConfigError("command line", str(err).strip().splitlines()[0]) from None
     GlobalHydra.instance().clear()
     app = Hydra.create_main_hydra2(task_name=CONFIG_NAME, config_search_path=search_path)
+    first: Optional[DictConfig] = None
     try:
         if args.multirun:
             jobs = sweep_jobs(app, config_name, jobs, overrides)
@@ -162,8 +168,51 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> None:
                 from optkit import validate
 
                 validate.check(cfg)
+            first = cfg if first is None else first
     finally:
         GlobalHydra.instance().clear()
+    return None if args.cfg is not None else first
+
+
+# --- several processes, one run directory ----------------------------------------------------
+
+NOW = re.compile(r"\$\{now:([^}]*)\}")
+
+
+def shared_output_dir(cfg: DictConfig) -> list[str]:
+    """Overrides that give every process of a torchrun / `srun` launch rank 0's output
+    directory. Each process runs Hydra itself and would resolve `${now:...}` in
+    `hydra.run.dir` / `hydra.sweep.dir` with its own clock (torchrun starts them a moment
+    apart), so the process group is joined before Hydra starts and rank 0's time is used
+    everywhere. Only rank 0 writes `.hydra/` (`hydra.output_subdir=null` elsewhere); it
+    also writes every log and checkpoint, the others read `last.pt` to resume."""
+    from optkit import distributed
+
+    info = distributed.detect()
+    if not info.enabled:
+        return []
+    distributed.init(info)
+    now = distributed.broadcast(datetime.datetime.now(), info)
+    overrides = []
+    for mode in ("run", "sweep"):
+        pattern = OmegaConf.to_container(cfg.hydra[mode], resolve=False)["dir"]
+        if isinstance(pattern, str) and NOW.search(pattern):
+            fixed = NOW.sub(lambda m: now.strftime(m.group(1)), pattern).replace("'", "\\'")
+            overrides.append(f"hydra.{mode}.dir='{fixed}'")
+    if not info.is_main:
+        overrides.append("hydra.output_subdir=null")
+    return overrides
+
+
+def add_overrides(argv: list[str], extra: list[str]) -> list[str]:
+    """`argv` with `extra` after its last override (Hydra's parser wants them contiguous)."""
+    from hydra._internal.utils import get_args_parser
+
+    given = list(get_args_parser().parse_args(argv).overrides)
+    for i in range(len(argv) - len(given), -1, -1):
+        if given and argv[i : i + len(given)] == given:
+            return argv[: i + len(given)] + extra + argv[i + len(given) :]
+    return argv + extra
 
 
 def sweep_jobs(app: Any, config_name: str, jobs: list[list[str]], overrides: list[str]) -> list[list[str]]:
@@ -201,7 +250,9 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
 
     def wrapper() -> Any:
         try:
-            check_command_line(sys.argv[1:])
+            cfg = check_command_line(sys.argv[1:])
+            if cfg is not None:
+                sys.argv[1:] = add_overrides(sys.argv[1:], shared_output_dir(cfg))
             return main()
         except ConfigError as err:
             exit_config_error(err)
@@ -211,12 +262,32 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
 
 @hydra.main(config_path=str(CONF_DIR), config_name=CONFIG_NAME, version_base="1.3")
 def train_task(cfg: DictConfig) -> Optional[float]:
-    from optkit.train import run
+    from optkit.distributed import detect
+    from optkit.logging import append_event
+    from optkit.preempt import Preempted
+    from optkit.train import output_dir, run
 
     try:
         return run(cfg)
-    except OptkitError as err:  # a config error found on the training machine, a non-finite stop
-        exit_error(err)
+    except Preempted as stop:
+        if detect().is_main:
+            print(f"optkit: {stop.label}: {stop.message()}; to resume, run the same command with "
+                  f"hydra.run.dir={output_dir()}", file=sys.stderr)
+        sys.exit(stop.exit_code)
+    except Exception as err:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            if isinstance(err, OptkitError):
+                exit_error(err)  # a config error found on the training machine, a non-finite stop
+            raise
+        if detect().is_main:  # the job's error line in its metrics.jsonl, for scripts/sweep_summary.py
+            append_event(output_dir(), "error", error=one_line(err))
+        raise  # Hydra marks this job failed and runs the others
+
+
+def one_line(err: Exception) -> str:
+    if isinstance(err, OptkitError):
+        return f"{err.label}: {err.message()}"
+    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
 
 
 train_main = checked(train_task)

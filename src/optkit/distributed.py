@@ -4,14 +4,25 @@ torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; an `srun` 
 several tasks sets SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID (the master address is then the
 first node of SLURM_JOB_NODELIST, the port derived from the job id). A plain `python
 train.py` (and a single-task SLURM job, as submitit launches sweeps) is one process.
+
+What the rest of optkit does with several processes (docs/sweeps.md has the long form):
+each rank trains on a strided shard of the epoch's order (`data.shard`), so W ranks × b
+samples make up exactly the single-process batch of W·b; steps per epoch count a rank's
+shard, so schedules and accumulation windows are those of the single process. Only rank
+0 writes (logs, checkpoints, `.hydra/`); every rank resumes from the same `last.pt`.
+The logged train loss is averaged over ranks (`mean_over_ranks`, at log steps only);
+validation runs on every rank over the whole validation split, which needs no
+communication and gives the single-process numbers. The ranks share rank 0's Hydra run
+directory (`cli.shared_output_dir`) and stop together on a signal (`preempt.StopRequest`).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import subprocess
 from dataclasses import dataclass
-from typing import ContextManager
+from typing import Any, ContextManager
 
 import torch
 import torch.distributed as dist
@@ -50,15 +61,40 @@ def slurm_master_addr(nodelist: str) -> str:
         return "127.0.0.1"
 
 
-def init(info: DistInfo, device: torch.device) -> None:
-    """Join the process group (gloo on CPU, nccl on CUDA) when there is more than one process."""
+def init(info: DistInfo) -> None:
+    """Join the process group when there is more than one process: gloo for CPU tensors,
+    and NCCL for CUDA tensors where CUDA is available (one group serves both, so small
+    host-side agreements such as `preempt.StopRequest` never sync the GPU). Called before
+    Hydra starts (the ranks agree on the run directory, see `cli.shared_output_dir`) and
+    again by `train.run`, where it is a no-op."""
     if not info.enabled or dist.is_initialized():
         return
     if "MASTER_ADDR" not in os.environ:
         os.environ["MASTER_ADDR"] = slurm_master_addr(os.environ.get("SLURM_JOB_NODELIST", "127.0.0.1"))
         os.environ["MASTER_PORT"] = str(20000 + int(os.environ.get("SLURM_JOB_ID", "0")) % 20000)
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    backend = "gloo"
+    if torch.cuda.is_available() and dist.is_nccl_available():
+        torch.cuda.set_device(info.local_rank)
+        backend = "cpu:gloo,cuda:nccl"
     dist.init_process_group(backend, rank=info.rank, world_size=info.world_size)
+
+
+def broadcast(value: Any, info: DistInfo) -> Any:
+    """Rank 0's `value` (any picklable object) on every rank."""
+    if not info.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def mean_over_ranks(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """The mean of a per-rank scalar over all ranks (ranks hold equally many samples)."""
+    if not info.enabled:
+        return value
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total / info.world_size
 
 
 def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
@@ -82,6 +118,23 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def shutdown() -> None:
+def shutdown(info: DistInfo) -> None:
+    """Leave the process group when the process exits, once a run ended on every rank.
+
+    Not at once: gloo's worker threads may still be releasing the last backward pass's
+    all-reduce work, whose captured thread-local state holds a Python object (torch
+    stashes a context there during backward), while destroying the group joins those
+    threads with the GIL held; the worker then waits for the GIL forever (seen: a DDP rank
+    hung at the end of a run, main thread in ~ProcessGroupGloo → thread::join, worker in
+    ~AsyncWork → gil_scoped_acquire). At exit the workers are idle. A later run in the
+    same process reuses the group (`init` is then a no-op). After an error or a
+    preemption nothing is registered: destroying a group while a peer may be gone can
+    hang too (pytorch/pytorch#75097), and the process is about to end anyway."""
+    if info.enabled and dist.is_initialized():
+        atexit.unregister(leave_process_group)
+        atexit.register(leave_process_group)
+
+
+def leave_process_group() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

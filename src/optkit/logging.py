@@ -5,10 +5,16 @@ Scalars (TensorBoard tag = JSON key): `train/loss`, `train/lr/<group>`,
 with fp16 `train/skipped_steps` and `train/loss_scale`; with `trainer.nonfinite=skip`
 `train/nonfinite_steps` (steps not applied so far in the run).
 Only the main process (rank 0) writes anything.
+
+Every `metrics.jsonl` line is `{"step", "kind", "time" (unix seconds), ...}`: `kind` is
+`train` or `val` for scalars, or an event of the run's life that `scripts/sweep_summary.py`
+reads: `start` (`resumed_from`: the checkpoint or null), `preempted` (`signal`), `done`,
+`error` (`error`: one line, written by the entry point when a job of a sweep raised).
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,6 +37,24 @@ def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+METRICS = "metrics.jsonl"
+
+
+def jsonl_record(step: Optional[int], kind: str, values: Mapping[str, Any]) -> str:
+    return json.dumps({"step": step, "kind": kind, "time": round(time.time(), 3), **values}) + "\n"
+
+
+def append_event(run_dir: Path, kind: str, step: Optional[int] = None, **fields: Any) -> None:
+    """One event line in `run_dir/metrics.jsonl` from outside a `RunLogger` (the entry point
+    records a failure that may happen before the logger exists)."""
+    path = Path(run_dir) / METRICS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(jsonl_record(step, kind, fields))
+        f.flush()
+        os.fsync(f.fileno())
+
+
 class RunLogger:
     def __init__(self, run_dir: Path, *, enabled: bool, tensorboard: bool, progress: bool,
                  total_steps: int, initial_step: int) -> None:
@@ -42,7 +66,7 @@ class RunLogger:
         if not enabled:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.jsonl = (self.run_dir / "metrics.jsonl").open("a", buffering=1)
+        self.jsonl = (self.run_dir / METRICS).open("a", buffering=1)
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -56,10 +80,18 @@ class RunLogger:
         if not self.enabled:
             return
         assert self.jsonl is not None
-        self.jsonl.write(json.dumps({"step": step, "kind": kind, **values}) + "\n")
+        self.jsonl.write(jsonl_record(step, kind, values))
         if self.writer is not None:
             for tag, value in values.items():
                 self.writer.add_scalar(tag, value, step)
+
+    def event(self, kind: str, step: int, **fields: Any) -> None:
+        """A line in metrics.jsonl only (start, preempted, done), flushed to disk at once."""
+        if not self.enabled:
+            return
+        assert self.jsonl is not None
+        self.jsonl.write(jsonl_record(step, kind, fields))
+        os.fsync(self.jsonl.fileno())
 
     def progress(self, step: int, postfix: Mapping[str, float]) -> None:
         if self.bar is not None:

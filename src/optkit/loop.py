@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from optkit.data import Dataset, epoch_order, eval_batches, shard
-from optkit.distributed import DistInfo
+from optkit.distributed import DistInfo, mean_over_ranks
 from optkit.errors import NonFiniteError
 from optkit.grad import GradStep, Window, WindowPlan
 from optkit.logging import RunLogger, Throughput
+from optkit.preempt import StopRequest
 from optkit.schedule import Scheduler
 
 
@@ -58,6 +59,7 @@ class Run:
     group_names: list[str]
     nonfinite: str = "stop"  # trainer.nonfinite: stop | skip
     max_nonfinite: int = 10  # skip: stop after this many in a row
+    stop: StopRequest = field(default_factory=StopRequest.never)  # set by SIGUSR2/SIGTERM/SIGUSR1
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
@@ -95,6 +97,10 @@ def fit(run: Run, progress: Progress) -> Progress:
                 run.checkpoint(progress, last=True, best=False)
             if progress.step >= run.windows.max_steps:
                 break
+            if run.stop.requested(progress.step):
+                run.logger.event("preempted", progress.step, signal=run.stop.name)
+                run.checkpoint(progress, last=True, best=False)
+                run.stop.hand_over(progress.step)
         finished_epoch = progress.epoch_step >= len(windows)
         done = progress.step >= run.windows.max_steps
         if finished_epoch:
@@ -133,8 +139,9 @@ def skipped(run: Run, progress: Progress, what: str) -> None:
 
 def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_norm: Optional[torch.Tensor],
               throughput: Throughput) -> None:
-    loss = torch.stack(losses).mean().item() if losses else float("nan")  # nan: every step was skipped
-    values = {"train/loss": loss}
+    # nan: every step was skipped; under DDP the mean over the ranks (every rank takes part)
+    loss = torch.stack(losses).mean() if losses else torch.full((), float("nan"), device=run.data.train.y.device)
+    values = {"train/loss": mean_over_ranks(loss, run.dist).item()}
     for name, group in zip(run.group_names, run.grad_step.optimizer.param_groups):
         values[f"train/lr/{name}"] = group["lr"]
         momentum = group.get("momentum", group.get("betas", (None,))[0])

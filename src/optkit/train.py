@@ -28,6 +28,7 @@ from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit
 from optkit.optim import build_optimizer, describe_param_groups, kernel
+from optkit.preempt import StopRequest
 from optkit.schedule import Schedule, Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
@@ -115,7 +116,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         return float("nan")
 
     run_dir = Path(run_dir) if run_dir is not None else output_dir()
-    distributed.init(info, device)
+    distributed.init(info)
     progress = Progress()
     found = resume.find(cfg.trainer.resume, run_dir)
     if found is not None:
@@ -129,6 +130,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
                        progress=cfg.logging.progress, total_steps=windows.max_steps, initial_step=progress.step)
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
+    logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
     config = OmegaConf.to_container(cfg, resolve=True)
 
     def save(p: Progress, *, last: bool, best: bool) -> None:
@@ -153,14 +155,16 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=autocast,
         checkpoint=save, group_names=group_names, nonfinite=cfg.trainer.nonfinite,
-        max_nonfinite=cfg.trainer.max_nonfinite,
+        max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(),
     )
     try:
         progress = fit(loop_run, progress)
         logger.hparams(cfg, {"val/acc": progress.last_val.get("val/acc", float("nan"))})
+        logger.event("done", progress.step)
     finally:
+        loop_run.stop.restore()
         logger.close()
-        distributed.shutdown()
+    distributed.shutdown(info)
     return progress.best_acc
 
 
