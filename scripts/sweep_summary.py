@@ -17,6 +17,8 @@ status: `done` (finished), `failed` (raised; `error` holds its one-line message)
 (started, neither finished nor failed: still running, or killed), `not started`.
 `restarts` counts resumes from a checkpoint (submitit requeues, reruns in the same dir);
 `wall_s` runs from the first start to the last record, requeue waits included.
+For an Optuna study (`hydra/sweeper=optuna_search`) a last line gives the study's best value
+and parameters from the sweeper's `optimization_results.yaml`.
 """
 from __future__ import annotations
 
@@ -169,6 +171,18 @@ def write_csv(jobs: list[Job], path: Path) -> None:
                              "" if job.dir is None else str(job.dir)])
 
 
+def study_best(sweep: Path) -> Optional[str]:
+    """The Optuna sweeper's verdict (`optimization_results.yaml`), as one line; None elsewhere."""
+    path = sweep / "optimization_results.yaml"
+    if not path.is_file():
+        return None
+    import yaml
+
+    results = yaml.safe_load(path.read_text()) or {}
+    params = " ".join(f"{k}={v}" for k, v in (results.get("best_params") or {}).items())
+    return f"study best: {fmt(results.get('best_value'))} with {params}"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun directory (hydra.sweep.dir)")
@@ -182,6 +196,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"sweep_summary: no Hydra jobs under {args.sweep_dir}", file=sys.stderr)
         return 2
     print(table(jobs))
+    best = study_best(args.sweep_dir)
+    if best is not None:
+        print(best)
     out = args.csv or args.sweep_dir / "summary.csv"
     write_csv(jobs, out)
     print(f"wrote {out}")

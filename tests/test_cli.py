@@ -11,8 +11,17 @@ def test_help_lists_groups_and_options(train_cli):
     assert out.returncode == 0
     for line in ("optimizer: adam, adamax, adamw", "schedule: cosine, cosine_restart, cyclic, exp, fixed",
                  "warmup: constant, exp, linear, none",
-                 "model: cnn, mlp, resnet, vit_tiny", "data: cifar10, digits, synthetic"):
+                 "model: cnn, mlp, resnet, vit_tiny", "data: cifar10, digits, synthetic",
+                 "hydra/launcher: local, slurm", "hydra/sweeper: optuna_search"):
         assert line.split(":")[0] in out.stdout and line.split(": ")[1] in out.stdout
+
+
+def test_help_shows_the_config_the_overrides_compose(train_cli):
+    out = train_cli(["--help", "optimizer=sgd", "optimizer.lr=0.3"])
+    assert out.returncode == 0 and out.stdout.startswith("optkit: optimization strategy experiments")
+    assert "_target_: torch.optim.SGD" in out.stdout and "lr: 0.3" in out.stdout and "hydra:" not in out.stdout
+    bad = train_cli(["--help", "schedule=cosin"])
+    assert bad.returncode == 2 and bad.stderr.startswith("optkit: config error: schedule: unknown option")
 
 
 def test_cfg_job_prints_composed_config(train_cli):

@@ -1,10 +1,13 @@
 """Optuna sweeps: the `hydra/sweeper=optuna_search` preset, the pre-Hydra check of Optuna's
 sweep syntax and of `hydra.sweeper.params`, and real 4-trial studies on digits (slow) with the
-basic and the local submitit launcher."""
+basic, the local submitit and the SLURM launcher, ranked by scripts/sweep_summary.py."""
 from __future__ import annotations
 
+import csv
 import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna 2.x on the pinned SQLAlchemy 1.4
 
@@ -17,7 +20,8 @@ from optuna.distributions import CategoricalDistribution, IntUniformDistribution
 from optkit.cli import check_command_line, job_overrides
 from optkit.config import CONF_DIR
 from optkit.errors import ConfigError
-from tests.conftest import run_train
+from tests.conftest import REPO, run_train
+from tests.slurm_cluster import cancel
 
 PRESET = "hydra/sweeper=optuna_search"
 # the preset's other keys fixed, so that each check composes few jobs
@@ -124,6 +128,20 @@ def check_study(tmp_path, results, trials) -> None:
     for key, value in results["best_params"].items():
         assert f"{key}={value}" in overrides
     assert "warmup=linear" in overrides
+    check_summary(tmp_path / "sweep", trials, results)
+
+
+def check_summary(sweep, trials, results) -> None:
+    """sweep_summary ranks the trials by best validation accuracy and names the study's best."""
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "sweep_summary.py"), str(sweep)],
+                         capture_output=True, text=True, check=True).stdout
+    with open(sweep / "summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    ranked = [float(row["best_val_acc"]) for row in rows]
+    assert ranked == sorted((acc for _, acc in trials.values()), reverse=True)
+    assert all(row["status"] == "done" for row in rows)
+    best_line = [line for line in out.splitlines() if line.startswith("study best:")]
+    assert len(best_line) == 1 and all(f"{k}={v}" in best_line[0] for k, v in results["best_params"].items())
 
 
 @pytest.mark.slow
@@ -134,3 +152,13 @@ def test_study_with_the_basic_launcher(tmp_path):
 @pytest.mark.slow
 def test_study_with_the_local_submitit_launcher(tmp_path):
     check_study(tmp_path, *study(tmp_path, ["hydra/launcher=submitit_local", "hydra.launcher.gpus_per_node=0"]))
+
+
+@pytest.mark.slow
+def test_study_on_slurm(slurm_cluster, tmp_path):
+    """The same study, each trial a job of the `slurm` launcher preset on the real cluster."""
+    try:
+        check_study(tmp_path, *study(tmp_path, ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1"]))
+    except BaseException:
+        cancel(tmp_path / "sweep")
+        raise
