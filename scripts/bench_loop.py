@@ -21,7 +21,6 @@ The script replaces its own section of docs/benchmarks.md (between its marker co
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import json
 import math

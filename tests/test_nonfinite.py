@@ -3,7 +3,6 @@ weights from before the bad update and exits 3, `skip` counts and logs the step 
 after `max_nonfinite` in a row. NaNs come from tests/custom_models/nonfinite.py."""
 from __future__ import annotations
 
-import contextlib
 import json
 
 import pytest

@@ -113,6 +113,34 @@ def quarantine(path: Path) -> None:
         pass
 
 
+class Checkpointer:
+    """Writes the run's state: `last.pt` (keeping `prev.pt`) and `best.pt`. Only the main
+    process writes; the others call it too, so the loop needs no rank logic."""
+
+    def __init__(self, run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 scaler: Optional[torch.amp.GradScaler], config: dict[str, Any], enabled: bool) -> None:
+        self.run_dir = Path(run_dir)
+        self.model, self.optimizer, self.scaler = model, optimizer, scaler
+        self.config = config
+        self.enabled = enabled
+
+    def __call__(self, progress: Any, *, last: bool, best: bool) -> None:
+        if not self.enabled:
+            return
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "progress": vars(progress).copy(),
+            "rng": rng_state(),
+            "config": self.config,
+        }
+        if last:
+            save_last(state, self.run_dir)
+        if best:
+            atomic_save(state, self.run_dir / BEST)
+
+
 def rng_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {

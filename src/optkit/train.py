@@ -101,18 +101,8 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     info = distributed.detect()
     device = pick_device(cfg.trainer.device, info)
     built = build_components(cfg, info, device)
-    data, model, optimizer, group_names = built.data, built.model, built.optimizer, built.group_names
-    timeline, schedule, windows = built.timeline, built.schedule, built.windows
-    autocast, scaler = built.autocast, built.scaler
     if cfg.trainer.dry_run:
-        unit = "micro-batches" if cfg.grad.remainder == "mmcv" else "steps"
-        asked = ", ".join(f"optimizer.{k}={json.dumps(cfg.optimizer[k])}" for k in ("fused", "foreach")
-                          if k in cfg.optimizer)
-        print(f"optimizer: {type(optimizer).__name__}, step kernel: {kernel(optimizer)}"
-              f"{f' ({asked})' if asked else ''}; constructor: {cfg.optimizer_constructor._target_}")
-        print(describe_param_groups(optimizer.param_groups, model))
-        print(f"{timeline.iters_per_epoch} {unit}/epoch, {timeline.max_iters} {unit}, "
-              f"{windows.max_steps} optimizer steps")
+        print(dry_run_report(cfg, built))
         return float("nan")
 
     run_dir = Path(run_dir) if run_dir is not None else output_dir()
@@ -120,41 +110,25 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     progress = Progress()
     found = resume.find(cfg.trainer.resume, run_dir)
     if found is not None:
-        resume.check_config(found, cfg, timeline, optimizer.param_groups)
-        progress = resume.restore(found, model, optimizer, scaler, cfg)
-    warn_batchnorm(model, cfg.grad.accumulate)
-    ddp_model = distributed.wrap(model, info, device)
-    scheduler = Scheduler(optimizer, schedule)
-    grad_step = build_grad_step(cfg, ddp_model, optimizer, scaler, autocast)
+        resume.check_config(found, cfg, built.timeline, built.optimizer.param_groups)
+        progress = resume.restore(found, built.model, built.optimizer, built.scaler, cfg)
+    warn_batchnorm(built.model, cfg.grad.accumulate)
+    model = distributed.wrap(built.model, info, device)
     logger = RunLogger(run_dir, enabled=info.is_main, tensorboard=cfg.logging.tensorboard,
-                       progress=cfg.logging.progress, total_steps=windows.max_steps, initial_step=progress.step)
+                       progress=cfg.logging.progress, total_steps=built.windows.max_steps, initial_step=progress.step)
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
     logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
-    config = OmegaConf.to_container(cfg, resolve=True)
-
-    def save(p: Progress, *, last: bool, best: bool) -> None:
-        if not info.is_main:
-            return
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "progress": vars(p).copy(),
-            "rng": checkpoint.rng_state(),
-            "config": config,
-        }
-        if last:
-            checkpoint.save_last(state, run_dir)
-        if best:
-            checkpoint.atomic_save(state, run_dir / checkpoint.BEST)
-
+    save = checkpoint.Checkpointer(run_dir, built.model, built.optimizer, built.scaler,
+                                   OmegaConf.to_container(cfg, resolve=True), enabled=info.is_main)
     loop_run = Run(
-        model=ddp_model, data=data, grad_step=grad_step, scheduler=scheduler, windows=windows, logger=logger,
-        dist=info, val_batch_size=cfg.data.val_batch_size, shuffle=cfg.data.shuffle, seed=cfg.trainer.seed,
+        model=model, data=built.data, grad_step=build_grad_step(cfg, model, built.optimizer, built.scaler,
+                                                                built.autocast),
+        scheduler=Scheduler(built.optimizer, built.schedule), windows=built.windows, logger=logger, dist=info,
+        val_batch_size=cfg.data.val_batch_size, shuffle=cfg.data.shuffle, seed=cfg.trainer.seed,
         log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
-        ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=autocast,
-        checkpoint=save, group_names=group_names, nonfinite=cfg.trainer.nonfinite,
+        ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=built.autocast,
+        checkpoint=save, group_names=built.group_names, nonfinite=cfg.trainer.nonfinite,
         max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(),
     )
     try:
@@ -166,6 +140,20 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         logger.close()
     distributed.shutdown(info)
     return progress.best_acc
+
+
+def dry_run_report(cfg: DictConfig, built: "Components") -> str:
+    """`trainer.dry_run=true`: the optimizer, its step kernel, the param-group table and the run length."""
+    optimizer, timeline = built.optimizer, built.timeline
+    unit = "micro-batches" if cfg.grad.remainder == "mmcv" else "steps"
+    asked = ", ".join(f"optimizer.{k}={json.dumps(cfg.optimizer[k])}" for k in ("fused", "foreach")
+                      if k in cfg.optimizer)
+    return "\n".join([
+        f"optimizer: {type(optimizer).__name__}, step kernel: {kernel(optimizer)}"
+        f"{f' ({asked})' if asked else ''}; constructor: {cfg.optimizer_constructor._target_}",
+        describe_param_groups(optimizer.param_groups, built.model),
+        f"{timeline.iters_per_epoch} {unit}/epoch, {timeline.max_iters} {unit}, {built.windows.max_steps} optimizer steps",
+    ])
 
 
 @dataclass

@@ -474,7 +474,7 @@ def total_epochs(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
         t.set(("trainer", "max_epochs"), value)
         t.note("total_epochs", "the legacy key; MMClassification turns it into an EpochBasedRunner")
     elif not (isinstance(runner_cfg, dict) and runner_cfg.get("max_epochs") == value):
-        t.skip("total_epochs", f"differs from runner.max_epochs (MMClassification asserts they agree)")
+        t.skip("total_epochs", "differs from runner.max_epochs (MMClassification asserts they agree)")
 
 
 def data(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
