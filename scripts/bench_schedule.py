@@ -119,7 +119,8 @@ def preview_variants() -> dict[str, Callable[[], float]]:
         schedule.momentum(groups, steps)
         return time.perf_counter() - start
 
-    from optkit.plot_lr import compose, curves
+    from optkit.cli import compose
+    from optkit.plot_lr import curves
 
     cfg = compose(["optimizer=sgd", "optimizer.momentum=0.9", "schedule=cosine", "schedule.by_epoch=false",
                    "warmup=linear", "warmup.iters=500", "momentum=cyclic", "paramwise.bias_lr_mult=2",

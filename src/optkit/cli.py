@@ -179,6 +179,17 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[
     return None if args.cfg is not None else first
 
 
+def compose(overrides: list[str]) -> DictConfig:
+    """train.py's config for these overrides (no sweeps), for the tools that read a config
+    without training (plot_lr, lr_find, benchmarks): composed after the same check, so a bad
+    override is the same one line. Validation against the data is the tool's business."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    check_command_line(overrides, validate_jobs=False)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=CONFIG_NAME):
+        return hydra_compose(CONFIG_NAME, overrides=overrides)
+
+
 # --- several processes, one run directory ----------------------------------------------------
 
 NOW = re.compile(r"\$\{now:([^}]*)\}")

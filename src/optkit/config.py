@@ -229,6 +229,17 @@ class TrainConfig:
     allow_failed_imports: bool = False  # MMCV: a module that fails to import is a warning
 
 
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as dotted keys: {"optimizer.lr": 0.1, ...}; an empty mapping is a leaf,
+    so that a change from `{}` to something shows (resume's config comparison)."""
+    if not isinstance(node, typing.Mapping) or not node:
+        return {prefix.rstrip("."): node}
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        flat.update(flatten(value, f"{prefix}{key}."))
+    return flat
+
+
 # --- schemas derived from policy dataclasses --------------------------------------------
 
 

@@ -22,19 +22,7 @@ from typing import Any, Mapping, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-
-def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config → {"optimizer.lr": 0.1, ...} with TensorBoard-friendly values."""
-    flat: dict[str, Any] = {}
-    for key, value in cfg.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        elif isinstance(value, (bool, int, float, str)):
-            flat[name] = value
-        else:
-            flat[name] = str(value)
-    return flat
+from optkit.config import flatten
 
 
 METRICS = "metrics.jsonl"
@@ -113,7 +101,8 @@ class RunLogger:
             return
         from torch.utils.tensorboard.summary import hparams
 
-        flat = flatten(OmegaConf.to_container(cfg, resolve=True))
+        flat = {key: value if isinstance(value, (bool, int, float, str)) else str(value)
+                for key, value in flatten(OmegaConf.to_container(cfg, resolve=True)).items()}
         exp, ssi, sei = hparams(flat, dict(metrics))
         file_writer = self.writer._get_file_writer()
         for summary in (exp, ssi, sei):

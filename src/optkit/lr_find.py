@@ -387,7 +387,8 @@ def check_output(key: str, path: Path) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     from optkit.errors import warn
-    from optkit.plot_lr import compose, split_args
+    from optkit.cli import compose
+    from optkit.plot_lr import split_args
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(arg in ("-h", "--help") for arg in argv):

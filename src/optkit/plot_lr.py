@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from optkit.cli import compose
 from optkit.errors import ConfigError, exit_config_error
 
 TOOL_ARGS = ("out", "json", "iters_per_epoch")
@@ -46,19 +47,6 @@ def parse_iters_per_epoch(text: Optional[str]) -> Optional[int]:
     if not text.isdigit() or int(text) < 1:
         raise ConfigError("iters_per_epoch", "must be an int >= 1", text)
     return int(text)
-
-
-def compose(overrides: list[str]) -> Any:
-    """train.py's config for these overrides, composed with train.py's one-line errors;
-    `curves` validates it (without the data files, which the tool never reads)."""
-    from hydra import compose as hydra_compose, initialize_config_dir
-
-    from optkit.cli import CONFIG_NAME, check_command_line
-    from optkit.config import CONF_DIR
-
-    check_command_line(overrides, validate_jobs=False)
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=CONFIG_NAME):
-        return hydra_compose(CONFIG_NAME, overrides=overrides)
 
 
 def curves(cfg: Any, iters_per_epoch: Optional[int] = None) -> dict[str, Any]:

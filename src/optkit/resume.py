@@ -28,6 +28,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from optkit import checkpoint
+from optkit.config import flatten
 from optkit.errors import ConfigError, format_value, muted, warn
 from optkit.loop import Progress
 from optkit.schedule import Timeline
@@ -61,15 +62,6 @@ def find(resume: Optional[str], run_dir: Path) -> Optional[Found]:
             raise ConfigError("trainer.resume", "no last.pt or prev.pt in that directory", resume)
         return found
     return path, checkpoint.load(path)
-
-
-def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(node, Mapping) or not node:
-        return {prefix.rstrip("."): node}
-    flat: dict[str, Any] = {}
-    for key, value in node.items():
-        flat.update(flatten(value, f"{prefix}{key}."))
-    return flat
 
 
 def is_under(key: str, prefixes: tuple[str, ...]) -> bool:
