@@ -5,9 +5,9 @@
 Both loops train the same model (same initial weights) on the same in-memory data in the
 same sample order, with the same optimizer (AdamW, optkit's merged param groups, fused kernel),
 the same lr schedule (cosine per step with a linear warmup) and the same clipping (max norm
-35), and both read the loss back every `log_every` steps. The raw loop is what a person
-writes by hand: gather a batch, set each group's lr from a Python formula, forward,
-backward, clip, step, zero_grad. optkit's side is `optkit.loop.fit` on the objects
+35), both read the loss back every `log_every` steps and both evaluate once at the end.
+The raw loop is what a person writes by hand: gather a batch, set each group's lr from a
+Python formula, forward, backward, clip, step, zero_grad. optkit's side is `optkit.loop.fit` on the objects
 `optkit.train` builds, with TensorBoard logging on and the non-finite check at its
 default (`trainer.nonfinite=stop`, one host read per step); a third variant turns that
 check off to show its share.
@@ -21,7 +21,9 @@ The script replaces its own section of docs/benchmarks.md (between its marker co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import io
 import json
 import math
 import resource
@@ -53,7 +55,7 @@ WARMUP_ITERS = 100
 # case → (overrides, batch size, steps per measurement). One measurement is exactly one epoch
 # (data.num_train = batch · steps), so per-epoch work is paid once per measurement in both loops.
 CASES = {
-    "tiny MLP (8×8 → 64 → 10, batch 64)": (["model=mlp", "model.hidden=[64]", "data.shape=[1,8,8]"], 64, 400),
+    "tiny MLP (8×8 → 64 → 10, batch 64)": (["model=mlp", "model.hidden=[64]", "data.shape=[1,8,8]"], 64, 2000),
     "ResNet-20 (32×32×3, batch 32)": (["model=resnet", "model.depth=20", "data.shape=[3,32,32]"], 32, 30),
 }
 COMMON = ["optimizer=adamw", "optimizer.lr=0.001", "schedule=cosine", "schedule.by_epoch=false", "warmup=linear",
@@ -87,7 +89,8 @@ def optkit_loop(overrides: list[str], steps: int, device: str, check_finite: boo
                       autocast=built.autocast, checkpoint=lambda *a, **k: None, group_names=built.group_names)
             sync(device)
             start = time.perf_counter()
-            fit(run, Progress())
+            with contextlib.redirect_stdout(io.StringIO()):  # the end-of-run validation line
+                fit(run, Progress())
             sync(device)
             elapsed = time.perf_counter() - start
             logger.close()
@@ -130,6 +133,13 @@ def raw_loop(overrides: list[str], steps: int, device: str) -> Callable[[], floa
             optimizer.zero_grad(set_to_none=True)
             if (step + 1) % LOG_EVERY == 0:
                 loss.item()
+        model.eval()
+        with torch.no_grad():  # the end-of-run validation optkit also does (eval_batches of 64)
+            for first in range(0, len(data.val.y), 64):
+                xv, yv = data.val.x[first:first + 64], data.val.y[first:first + 64]
+                logits = model(xv)
+                F.cross_entropy(logits, yv, reduction="sum").item()
+                (logits.argmax(dim=1) == yv).sum().item()
         sync(device)
         return (time.perf_counter() - start) / steps
     return measure
@@ -196,7 +206,8 @@ def main() -> None:
             mem_text = f"{mem['rss_mib']:.0f}" if mem else ""
             if "cuda_max_allocated_mib" in mem:
                 mem_text += f" / {mem['cuda_max_allocated_mib']:.0f}"
-            rows.append(f"| {case} | {name} | {median * 1e3:.3f} | {median / raw:.3f}× | {mem_text} |")
+            rows.append(f"| {case} | {name} | {median * 1e3:.3f} | {(median - raw) * 1e6:+.1f} | {median / raw:.3f}× "
+                        f"| {mem_text} |")
         print("\n".join(rows[-3:]), flush=True)
 
     date = datetime.date.today().isoformat()
@@ -212,8 +223,8 @@ def main() -> None:
         "AdamW (fused), cosine per step with linear warmup, clip at max_norm 35, loss read every "
         f"{LOG_EVERY} steps; optkit with TensorBoard logging on. Median ms per step over interleaved rounds.",
         "",
-        f"| case | loop | ms / step | × raw | {mem_header} |",
-        "|---|---|---:|---:|---:|",
+        f"| case | loop | ms / step | µs / step over raw | × raw | {mem_header} |",
+        "|---|---|---:|---:|---:|---:|",
         *rows,
         end,
     ])

@@ -112,8 +112,8 @@ class WindowPlan:
                 weights = (1 / len(span),) * len(span)  # 1/k, or 1/(max_iters % k) in the run's last window
                 windows.append(Window(batches, weights, schedule_step=span[-1]))
             else:
-                total = sum(len(b) for b in batches)
-                weights = tuple(len(b) / total for b in batches)
+                sizes = [self.slices[g % n].stop - self.slices[g % n].start for g in span]  # bounded slices
+                weights = tuple(size / sum(sizes) for size in sizes)
                 windows.append(Window(batches, weights, schedule_step=epoch * len(spans) + j))
         return windows
 

