@@ -93,10 +93,10 @@ def fit(run: Run, progress: Progress) -> Progress:
             if log_now:
                 log_train(run, progress, losses, result.grad_norm, throughput)
                 losses.clear()
+            if progress.step >= run.windows.max_steps:
+                break  # the run's end saves last.pt below, after the final validation
             if not run.ckpt_by_epoch and progress.step % run.ckpt_every == 0:
                 run.checkpoint(progress, last=True, best=False)
-            if progress.step >= run.windows.max_steps:
-                break
             if run.stop.requested(progress.step):
                 run.logger.event("preempted", progress.step, signal=run.stop.name)
                 run.checkpoint(progress, last=True, best=False)

@@ -46,17 +46,6 @@ class Scheduler:
             for group, key, values in zip(self.groups, self._keys, self._momentum):
                 group[key] = values[row]
 
-    def values(self, step: int) -> list[dict[str, Any]]:
-        """What `apply(step)` writes, per group (for logging and tests)."""
-        if not self._start <= step < self._stop:
-            self._fill(step)
-        row = step - self._start
-        written = [{"lr": lrs[row]} for lrs in self._lr]
-        if self._momentum is not None:
-            for values, key, column in zip(written, self._keys, self._momentum):
-                values[key] = column[row]
-        return written
-
     def _fill(self, step: int) -> None:
         start = step - step % self.CHUNK
         last = self.schedule.timeline.max_iters - 1
