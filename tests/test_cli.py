@@ -36,6 +36,7 @@ def test_cfg_job_prints_composed_config(train_cli):
     (["trainer.max_epochs=abc"], "trainer.max_epochs"),
     (["optimizer.lr=-1"], "optimizer.lr"),
     (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr"),
+    (["-m", "--cfg", "job", "optimizer.lr=0.1,0.01"], "--cfg"),
 ])
 def test_bad_config_is_one_line_and_exit_2(train_cli, tmp_path, args, key):
     out = train_cli([*args, f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep"])

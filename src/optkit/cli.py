@@ -149,6 +149,9 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.shell_completion or args.info is not None:
         return None
+    if args.cfg is not None and args.multirun:  # Hydra raises a ValueError with a traceback
+        raise ConfigError("--cfg", "prints one job's config and cannot be combined with -m/--multirun "
+                                   "(give one value per key, without -m)")
     search_path = create_config_search_path(str(CONF_DIR))
     if args.config_dir is not None:
         search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
