@@ -30,6 +30,17 @@ def test_cfg_job_prints_composed_config(train_cli):
     assert "_target_: torch.optim.SGD" in out.stdout and "lr: 0.3" in out.stdout
 
 
+@pytest.mark.parametrize("line,expected", [
+    ("python train.py optimizer=ad", {"optimizer=adam", "optimizer=adamw", "optimizer=adamax"}),
+    ("python train.py optimizer=adamw optimizer.we", {"optimizer.weight_decay="}),
+    ("python train.py warmup=", {"warmup=none", "warmup=linear", "warmup=exp", "warmup=constant"}),
+])
+def test_tab_completion_offers_options_and_keys(train_cli, line, expected):
+    out = train_cli(["-sc", "query=bash"], env={"COMP_LINE": line, "COMP_POINT": str(len(line))})
+    assert out.returncode == 0, out.stderr
+    assert expected <= set(out.stdout.split())
+
+
 @pytest.mark.parametrize("args,key", [
     (["schedule=cosin"], "schedule"),
     (["optimizer.lrr=0.1"], "optimizer.lrr"),
