@@ -21,6 +21,7 @@ The script replaces its own section of docs/benchmarks.md (between its marker co
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import datetime
 import io
@@ -34,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
@@ -42,12 +44,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 from bench_doc import machine, markers, write_section  # noqa: E402
+import optkit.loop  # noqa: E402
 from optkit import distributed  # noqa: E402
 from optkit.data import epoch_order  # noqa: E402
 from optkit.logging import RunLogger  # noqa: E402
 from optkit.loop import Progress, Run, fit  # noqa: E402
 from optkit.cli import compose  # noqa: E402
 from optkit.schedule import Scheduler  # noqa: E402
+from optkit.grad import GradStep  # noqa: E402
 from optkit.train import build_components, build_grad_step  # noqa: E402
 
 LOG_EVERY = 50
@@ -145,6 +149,46 @@ def raw_loop(overrides: list[str], steps: int, device: str) -> Callable[[], floa
     return measure
 
 
+# what `fit` calls, timed one by one in the breakdown: (owner, attribute, what it is)
+PARTS = [
+    (GradStep, "__call__", "GradStep: forward, backward, clip, non-finite check, step"),
+    (optkit.loop, "epoch_plan", "cutting each epoch into windows"),
+    (Scheduler, "apply", "Scheduler.apply: lr per group"),
+    (optkit.loop, "log_train", "log points (loss mean, TensorBoard, metrics.jsonl)"),
+    (optkit.loop, "validate", "the end-of-run validation"),
+]
+
+
+def breakdown(overrides: list[str], steps: int, device: str, repeats: int) -> list[tuple[str, float]]:
+    """Where optkit's step goes: `fit` with a timer around each of PARTS (each adds well under
+    a microsecond a call), beside the raw loop; medians of interleaved rounds, seconds per step."""
+    spent: collections.Counter[str] = collections.Counter()
+
+    def timed(name: str, fn: Callable) -> Callable:
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+        return call
+
+    raw, instrumented = raw_loop(overrides, steps, device), optkit_loop(overrides, steps, device, check_finite=True)
+    rounds: dict[str, list[float]] = collections.defaultdict(list)
+    with contextlib.ExitStack() as stack:
+        for owner, name, label in PARTS:
+            stack.enter_context(mock.patch.object(owner, name, timed(label, getattr(owner, name))))
+        for _ in range(repeats):
+            rounds["raw PyTorch loop, total"].append(raw())
+            spent.clear()
+            total = instrumented()
+            rounds["optkit, total (timers on)"].append(total)
+            for _, _, label in PARTS:
+                rounds[label].append(spent[label] / steps)
+            rounds["the loop itself (the rest)"].append(total - sum(spent.values()) / steps)
+    return [(label, statistics.median(values)) for label, values in rounds.items()]
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -210,6 +254,11 @@ def main() -> None:
             rows.append(f"| {case} | {name} | {median * 1e3:.3f} | {(quartiles[2] - quartiles[0]) * 1e6:.1f} "
                         f"| {(median - raw) * 1e6:+.1f} | {median / raw:.3f}× | {mem_text} |")
         print("\n".join(rows[-3:]), flush=True)
+    first_case = next(iter(CASES))
+    parts = breakdown(case_overrides(first_case, args.steps or CASES[first_case][2]),
+                      args.steps or CASES[first_case][2], args.device, args.repeats)
+    part_rows = [f"| {label} | {seconds * 1e6:.1f} |" for label, seconds in parts]
+    print("\n".join(part_rows), flush=True)
 
     date = datetime.date.today().isoformat()
     device = torch.device(args.device)
@@ -232,6 +281,13 @@ def main() -> None:
         f"| case | loop | ms / step | spread, µs | µs / step over raw | × raw | {mem_header} |",
         "|---|---|---:|---:|---:|---:|---:|",
         *rows,
+        "",
+        f"Where the {first_case} step goes: the same runs with a timer around each call `fit` makes "
+        "(µs per optimizer step, median of the rounds; the raw loop's total for comparison).",
+        "",
+        "| part | µs / step |",
+        "|---|---:|",
+        *part_rows,
         end,
     ])
     print(section)
