@@ -74,8 +74,8 @@ class RunLogger:
 
     def tensorboard_scalars(self, step: int, values: Mapping[str, float]) -> None:
         """All of a log point's scalars as one event (one `Summary` holding a value per tag):
-        what `add_scalar` writes tag by tag, at a quarter of its cost (~40 vs ~190 µs for
-        seven tags), which matters at `log_every=10` on a small model."""
+        what `add_scalar` writes tag by tag, at a quarter of its cost, which matters at
+        `log_every=10` on a small model (scripts/bench_logging.py)."""
         from tensorboard.compat.proto.summary_pb2 import Summary
 
         assert self.writer is not None
