@@ -35,7 +35,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from bench_doc import bench_args, machine, markers, write_section  # noqa: E402
+from bench_doc import bench_args, machine, markers, publish  # noqa: E402
 from optkit.grad import GradStep, Window  # noqa: E402
 from optkit.models import MLP  # noqa: E402
 
@@ -229,9 +229,7 @@ def main() -> None:
     clip = bench_clip(device, args.repeats)
     accum = bench_accumulation(device, args.repeats)
     section = report(device, args.threads, args.repeats, clip, accum, ride_along_difference(device))
-    print(section)
-    if not args.no_write:
-        write_section("bench_clip", section)
+    publish("bench_clip", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

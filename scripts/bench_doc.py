@@ -54,3 +54,10 @@ def write_section(name: str, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)
+
+
+def publish(name: str, section: str, write: bool) -> None:
+    """Print the section; unless `--no-write`, put it in docs/benchmarks.md too."""
+    print(section)
+    if write:
+        write_section(name, section)

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from bench_clip import interleaved  # noqa: E402
-from bench_doc import bench_args, machine, markers, write_section  # noqa: E402
+from bench_doc import bench_args, machine, markers, publish  # noqa: E402
 from optkit.logging import RunLogger  # noqa: E402
 
 START, END = markers("bench_logging")
@@ -108,9 +108,7 @@ def main() -> None:
         "`Summary` per log point is what TensorBoard reads the same way.",
         END,
     ])
-    print(section)
-    if not args.no_write:
-        write_section("bench_logging", section)
+    publish("bench_logging", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

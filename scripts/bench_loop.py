@@ -43,7 +43,7 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_doc import machine, markers, write_section  # noqa: E402
+from bench_doc import machine, markers, publish  # noqa: E402
 import optkit.loop  # noqa: E402
 from optkit import distributed  # noqa: E402
 from optkit.data import epoch_order  # noqa: E402
@@ -290,9 +290,7 @@ def main() -> None:
         *part_rows,
         end,
     ])
-    print(section)
-    if not args.no_write:
-        write_section(f"bench_loop_{device.type}", section)
+    publish(f"bench_loop_{device.type}", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from bench_doc import machine, markers, write_section  # noqa: E402
+from bench_doc import machine, markers, publish  # noqa: E402
 from bench_schedule import interleaved  # noqa: E402
 from optkit import distributed  # noqa: E402
 from optkit.lr_find import RangeTest, find_lr, group_ratios, range_test, restored, training_windows  # noqa: E402
@@ -158,9 +158,7 @@ def main() -> None:
     commands = {model: command(model, args.device, args.iters, args.command_repeats, args.threads)
                 for model in MODELS}
     section = report(args, times, commands, machine(torch.device(args.device)))
-    print(section)
-    if not args.no_write:
-        write_section("bench_lr_find", section)
+    publish("bench_lr_find", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

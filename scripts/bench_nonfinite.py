@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from bench_clip import interleaved  # noqa: E402
-from bench_doc import bench_args, machine, markers, write_section  # noqa: E402
+from bench_doc import bench_args, machine, markers, publish  # noqa: E402
 from optkit.grad import GradStep, Window  # noqa: E402
 from optkit.models import MLP  # noqa: E402
 
@@ -87,9 +87,7 @@ def main() -> None:
     args, device = bench_args(__doc__.splitlines()[0])
     results = {name: bench_model(shape, hidden, device, args.repeats) for name, (shape, hidden) in MODELS.items()}
     section = report(device, args.threads, args.repeats, results)
-    print(section)
-    if not args.no_write:
-        write_section("bench_nonfinite", section)
+    publish("bench_nonfinite", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

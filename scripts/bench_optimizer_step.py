@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
-import re
 import statistics
 import sys
 import time
@@ -36,11 +34,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from bench_doc import machine, markers, publish  # noqa: E402
 from optkit.models import ViT  # noqa: E402
 from optkit.optim import build_param_groups  # noqa: E402
 
-DOC = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- bench_optimizer_step:start -->", "<!-- bench_optimizer_step:end -->"
+START, END = markers("bench_optimizer_step")
 PARAMWISE = {"bias_decay_mult": 0.0, "norm_decay_mult": 0.0,
              "custom_keys": {"backbone.cls_token": {"decay_mult": 0.0}, "backbone.pos_embed": {"decay_mult": 0.0}}}
 OPTIMIZERS = {  # name: (class, kwargs, bytes moved per element by one step)
@@ -118,16 +116,6 @@ def measure(optimizer_name: str, model: torch.nn.Module, device: torch.device, r
     return results, elements * bytes_per_element / bandwidth
 
 
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()).group(1)
-    except (OSError, AttributeError):
-        cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {torch.get_num_threads()} thread(s)"
-
-
 def report(rows: list[tuple[str, str, dict, float]], model: torch.nn.Module, device: torch.device,
            command: str) -> str:
     n_params = sum(p.numel() for p in model.parameters())
@@ -137,7 +125,7 @@ def report(rows: list[tuple[str, str, dict, float]], model: torch.nn.Module, dev
         START,
         "## Optimizer step: merged param groups (`scripts/bench_optimizer_step.py`)",
         "",
-        f"`{command}` — torch {torch.__version__}, {device.type}: {machine(device)}, "
+        f"`{command}` — torch {torch.__version__}, {device.type}: {machine(device)}, {torch.get_num_threads()} thread(s), "
         f"{datetime.date.today().isoformat()}.",
         "",
         f"ViT-S/16 parameter set ({n_params / 1e6:.1f}M parameters, {n_tensors} tensors), no weight decay on "
@@ -157,16 +145,6 @@ def report(rows: list[tuple[str, str, dict, float]], model: torch.nn.Module, dev
     worst = max(t["merged"] / t["single"] for _, _, t, _ in rows)
     lines += ["", f"Target: merged within 1.1× of one plain group — worst here {worst:.2f}×.", END]
     return "\n".join(lines)
-
-
-def write_section(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\nEach section is written by the script it names.\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(text)
 
 
 def main() -> None:
@@ -189,9 +167,7 @@ def main() -> None:
             rows.append((optimizer_name, kernel, times, bound))
     command = "python scripts/bench_optimizer_step.py " + " ".join(sys.argv[1:])
     section = report(rows, model, device, command.strip())
-    print(section)
-    if not args.no_write:
-        write_section(section)
+    publish("bench_optimizer_step", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from bench_doc import machine, markers, write_section  # noqa: E402
+from bench_doc import machine, markers, publish  # noqa: E402
 from optkit.schedule import CosineAnnealing, CyclicMomentum, Schedule, Scheduler, Timeline, Warmup  # noqa: E402
 
 START, END = markers("bench_schedule")
@@ -195,9 +195,7 @@ def main() -> None:
     per_step = interleaved(variants, args.repeats)
     preview = interleaved(preview_variants(), args.repeats)
     section = report(args, per_step, preview)
-    print(section)
-    if not args.no_write:
-        write_section("bench_schedule", section)
+    publish("bench_schedule", section, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_doc import machine, markers, write_section  # noqa: E402
+from bench_doc import machine, markers, publish  # noqa: E402
 
 START, END = markers("bench_startup")
 PY = sys.executable
@@ -101,9 +101,7 @@ def main() -> None:
         "the import rows show how much of it is the libraries themselves.",
         END,
     ])
-    print(section)
-    if not args.no_write:
-        write_section("bench_startup", section)
+    publish("bench_startup", section, write=not args.no_write)
 
 
 if __name__ == "__main__":
