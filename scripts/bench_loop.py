@@ -250,7 +250,7 @@ def main() -> None:
             mem_text = f"{mem['rss_mib']:.0f}" if mem else ""
             if "cuda_max_allocated_mib" in mem:
                 mem_text += f" / {mem['cuda_max_allocated_mib']:.0f}"
-            quartiles = statistics.quantiles(values, n=4)
+            quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [median] * 3
             rows.append(f"| {case} | {name} | {median * 1e3:.3f} | {(quartiles[2] - quartiles[0]) * 1e6:.1f} "
                         f"| {(median - raw) * 1e6:+.1f} | {median / raw:.3f}× | {mem_text} |")
         print("\n".join(rows[-3:]), flush=True)
