@@ -7,10 +7,11 @@ same sample order, with the same optimizer (AdamW, optkit's merged param groups,
 the same lr schedule (cosine per step with a linear warmup) and the same clipping (max norm
 35), both read the loss back every `log_every` steps and both evaluate once at the end.
 The raw loop is what a person writes by hand: gather a batch, set each group's lr from a
-Python formula, forward, backward, clip, step, zero_grad. optkit's side is `optkit.loop.fit` on the objects
-`optkit.train` builds, with TensorBoard logging on and the non-finite check at its
+Python formula, forward, backward, clip, step, zero_grad. optkit's side is `optkit.loop.fit`
+on the objects `optkit.train` builds, with TensorBoard logging on and the non-finite check at its
 default (`trainer.nonfinite=stop`, one host read per step); a third variant turns that
-check off to show its share.
+check off to show its share. A last pass runs the tiny MLP again with a timer around each
+call `fit` makes, to show where its step goes (`breakdown`).
 
 Cases: a tiny MLP on 8×8 inputs (per-step overhead dominates) and ResNet-20 on 32×32
 inputs (compute dominates). Each round runs every variant once, `--steps` steps each, in
@@ -255,8 +256,8 @@ def main() -> None:
                         f"| {(median - raw) * 1e6:+.1f} | {median / raw:.3f}× | {mem_text} |")
         print("\n".join(rows[-3:]), flush=True)
     first_case = next(iter(CASES))
-    parts = breakdown(case_overrides(first_case, args.steps or CASES[first_case][2]),
-                      args.steps or CASES[first_case][2], args.device, args.repeats)
+    first_steps = args.steps or CASES[first_case][2]
+    parts = breakdown(case_overrides(first_case, first_steps), first_steps, args.device, args.repeats)
     part_rows = [f"| {label} | {seconds * 1e6:.1f} |" for label, seconds in parts]
     print("\n".join(part_rows), flush=True)
 
