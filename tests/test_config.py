@@ -6,7 +6,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from optkit import schedule
-from optkit.config import CONF_DIR, TrainerConfig
+from optkit.config import CONF_DIR, TrainerConfig, target_name
 from tests.conftest import compose_config
 
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "experiment"))
@@ -45,3 +45,14 @@ def test_schema_rejects_wrong_types(override, key):
     with pytest.raises(Exception) as err:
         compose_config([override])
     assert key in str(err.value)
+
+
+@pytest.mark.parametrize("node,name", [
+    ({"_target_": "optkit.data.load_digits"}, "digits"),
+    ({"_target_": "optkit.schedule.CosineAnnealing"}, "CosineAnnealing"),
+    ({"_target_": "torch.optim.AdamW", "lr": 0.1}, "AdamW"),
+    ({}, "?"),
+    (None, "none"),
+])
+def test_target_name_is_the_short_class_or_loader_name(node, name):
+    assert target_name(node) == name

@@ -243,6 +243,15 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 # --- schemas derived from policy dataclasses --------------------------------------------
 
 
+def target_name(node: Any) -> str:
+    """A config node's `_target_` as a reader says it (`load_digits` → `digits`,
+    `optkit.schedule.CosineAnnealing` → `CosineAnnealing`); `none` for an absent node.
+    The tools' one-line run descriptions use it."""
+    if node is None:
+        return "none"
+    return str(node.get("_target_", "?")).rsplit(".", 1)[-1].removeprefix("load_")
+
+
 def target_schema(cls: type, target: str) -> type:
     """A structured config for dataclass `cls`: `_target_` plus its fields and defaults."""
     hints = typing.get_type_hints(cls)

@@ -359,12 +359,11 @@ def plot(result: Result, out: Path, title: str) -> None:
 
 
 def describe(cfg: DictConfig, result: Result) -> str:
-    def name(node: Any) -> str:
-        return str(node.get("_target_", "?")).rsplit(".", 1)[-1].removeprefix("load_")
+    from optkit.config import target_name
 
     curve = result.curve
     stop = f", stopped at step {curve.stopped_at}" if curve.stopped_at is not None else ""
-    return (f"lr range test: {name(cfg.optimizer)}, {name(cfg.model)} on {name(cfg.data)}, "
+    return (f"lr range test: {target_name(cfg.optimizer)}, {target_name(cfg.model)} on {target_name(cfg.data)}, "
             f"{len(curve.lr)} steps ({result.settings.mode}){stop}")
 
 

@@ -122,11 +122,10 @@ def plot(data: dict[str, Any], out: Path, title: str) -> None:
 
 
 def describe_run(cfg: Any) -> str:
-    def name(node: Any) -> str:
-        return "none" if node is None else str(node.get("_target_", "?")).rsplit(".", 1)[-1]
+    from optkit.config import target_name
 
     warmup = cfg.warmup.get("kind") or "none"
-    return f"lr {name(cfg.schedule)}, warmup {warmup}, momentum {name(cfg.get('momentum'))}"
+    return f"lr {target_name(cfg.schedule)}, warmup {warmup}, momentum {target_name(cfg.get('momentum'))}"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
