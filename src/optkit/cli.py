@@ -27,7 +27,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from optkit.config import CONF_DIR
+from optkit.config import CONF_DIR, CONF_SEARCH_PATH
 from optkit.errors import ConfigError, OptkitError, exit_config_error, exit_error
 
 CONFIG_NAME = "train"
@@ -38,7 +38,7 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 def list_groups(conf_dir=CONF_DIR) -> str:
     """The `--help` menu: each config group under conf/ with its options, then optkit's
     launcher and sweeper presets (Hydra's own are listed by --hydra-help)."""
-    groups = [p for p in conf_dir.iterdir() if p.is_dir() and p.name != "hydra"]
+    groups = [p for p in conf_dir.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")]
     groups += [p for p in (conf_dir / "hydra").iterdir() if p.is_dir() and p.name != "help"]
     lines = []
     for group in sorted(groups, key=lambda p: (p.parent != conf_dir, p.name)):
@@ -152,7 +152,7 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[
     if args.cfg is not None and args.multirun:  # Hydra raises a ValueError with a traceback
         raise ConfigError("--cfg", "prints one job's config and cannot be combined with -m/--multirun "
                                    "(give one value per key, without -m)")
-    search_path = create_config_search_path(str(CONF_DIR))
+    search_path = create_config_search_path(CONF_SEARCH_PATH)
     if args.config_dir is not None:
         search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
     config_name = args.config_name or CONFIG_NAME
@@ -186,10 +186,11 @@ def compose(overrides: list[str]) -> DictConfig:
     """train.py's config for these overrides (no sweeps), for the tools that read a config
     without training (plot_lr, lr_find, benchmarks): composed after the same check, so a bad
     override is the same one line. Validation against the data is the tool's business."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose, initialize_config_module
 
     check_command_line(overrides, validate_jobs=False)
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=CONFIG_NAME):
+    with initialize_config_module(config_module=CONF_SEARCH_PATH.removeprefix("pkg://"), version_base="1.3",
+                                  job_name=CONFIG_NAME):
         return hydra_compose(CONFIG_NAME, overrides=overrides)
 
 
@@ -275,7 +276,7 @@ def print_help(argv: list[str]) -> bool:
     args = get_args_parser().parse_args(argv)
     if not args.help:
         return False
-    search_path = create_config_search_path(str(CONF_DIR))
+    search_path = create_config_search_path(CONF_SEARCH_PATH)
     if args.config_dir is not None:
         search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
     GlobalHydra.instance().clear()
@@ -311,7 +312,7 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
     return wrapper
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name=CONFIG_NAME, version_base="1.3")
+@hydra.main(config_path=CONF_SEARCH_PATH, config_name=CONFIG_NAME, version_base="1.3")
 def train_task(cfg: DictConfig) -> Optional[float]:
     from optkit.distributed import detect
     from optkit.logging import append_event
