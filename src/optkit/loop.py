@@ -20,6 +20,7 @@ from optkit.errors import NonFiniteError
 from optkit.grad import GradStep, Window, WindowPlan
 from optkit.logging import RunLogger, Throughput
 from optkit.preempt import StopRequest
+from optkit.pruning import TrialPruning
 from optkit.schedule import Scheduler
 
 
@@ -60,6 +61,7 @@ class Run:
     nonfinite: str = "stop"  # trainer.nonfinite: stop | skip
     max_nonfinite: int = 10  # skip: stop after this many in a row
     stop: StopRequest = field(default_factory=StopRequest.never)  # set by SIGUSR2/SIGTERM/SIGUSR1
+    pruning: TrialPruning = field(default_factory=TrialPruning.never)  # an Optuna trial's pruner
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
@@ -106,12 +108,16 @@ def fit(run: Run, progress: Progress) -> Progress:
         if finished_epoch:
             progress.epoch += 1
             progress.epoch_step = 0
-        is_best = False
+        is_best = pruned = False
         if done or (finished_epoch and progress.epoch % run.eval_every == 0):
             is_best = validate(run, progress)
-        save_last = done or (finished_epoch and run.ckpt_by_epoch and progress.epoch % run.ckpt_every == 0)
+            pruned = run.pruning.should_stop(progress.last_val["val/acc"], progress.epoch, last=done)
+        save_last = done or pruned or (finished_epoch and run.ckpt_by_epoch and progress.epoch % run.ckpt_every == 0)
         if save_last or is_best:
             run.checkpoint(progress, last=save_last, best=is_best)
+        if pruned:
+            run.logger.event("pruned", progress.step, epoch=progress.epoch)
+            break
     return progress
 
 

@@ -29,6 +29,7 @@ from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit
 from optkit.optim import build_optimizer, describe_param_groups, kernel
 from optkit.preempt import StopRequest
+from optkit.pruning import TrialPruning
 from optkit.schedule import Schedule, Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
@@ -130,11 +131,13 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=built.autocast,
         checkpoint=save, group_names=built.group_names, nonfinite=cfg.trainer.nonfinite,
         max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(),
+        pruning=TrialPruning.from_environment(info),
     )
     try:
         progress = fit(loop_run, progress)
         logger.hparams(cfg, {"val/acc": progress.last_val.get("val/acc", float("nan"))})
-        logger.event("done", progress.step)
+        if progress.step >= built.windows.max_steps:  # else an Optuna pruner stopped it ("pruned" event)
+            logger.event("done", progress.step)
     finally:
         loop_run.stop.restore()
         logger.close()
