@@ -32,6 +32,7 @@ class Progress:
     epoch: int = 0  # the current epoch, 0-based
     epoch_step: int = 0  # optimizer steps done inside `epoch`
     best_acc: float = float("-inf")
+    best_epoch: int = 0  # epochs done when best_acc was measured (the end-of-run summary names it)
     last_val: dict = field(default_factory=dict)
     nonfinite_steps: int = 0  # steps not applied: their loss or gradient was inf or NaN
     nonfinite_streak: int = 0  # how many of those came last, in a row
@@ -192,4 +193,5 @@ def validate(run: Run, progress: Progress) -> bool:
     is_best = metrics["val/acc"] > progress.best_acc
     if is_best:
         progress.best_acc = metrics["val/acc"]
+        progress.best_epoch = progress.epoch
     return is_best

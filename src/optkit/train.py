@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager, Optional
@@ -25,7 +26,7 @@ from optkit.data import Dataset, batch_slices
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, WindowPlan, steps_per_epoch, warn_batchnorm
 from optkit.instantiate import instantiate_at
-from optkit.logging import RunLogger
+from optkit.logging import RunLogger, summary_line
 from optkit.loop import Progress, Run, fit
 from optkit.optim import build_optimizer, describe_param_groups, kernel
 from optkit.preempt import StopRequest
@@ -98,6 +99,7 @@ def output_dir() -> Path:
 
 def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     """Train; return the best validation accuracy (what a sweeper maximises)."""
+    started = time.perf_counter()
     validate.check(cfg)
     info = distributed.detect()
     device = pick_device(cfg.trainer.device, info)
@@ -138,6 +140,8 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         logger.hparams(cfg, {"val/acc": progress.last_val.get("val/acc", float("nan"))})
         if progress.step >= built.windows.max_steps:  # else an Optuna pruner stopped it ("pruned" event)
             logger.event("done", progress.step)
+        logger.finish(progress.step, summary_line(run_dir, progress.best_acc, progress.best_epoch,
+                                                  time.perf_counter() - started))
     finally:
         loop_run.stop.restore()
         logger.close()
