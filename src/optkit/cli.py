@@ -15,7 +15,8 @@ import os
 import re
 import string
 import sys
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
 
 import hydra
 from hydra.core.global_hydra import GlobalHydra
@@ -35,17 +36,22 @@ MAX_CHECKED_JOBS = 64  # larger sweeps check every value once instead of every c
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
-def list_groups(conf_dir=CONF_DIR) -> str:
-    """The `--help` menu: each config group under conf/ with its options, then optkit's
+def list_groups(conf_dirs: Sequence[Path] = (CONF_DIR,)) -> str:
+    """The `--help` menu: each config group with its options, from optkit's conf/ and a
+    user's `--config-dir` (whose new groups and options are listed beside optkit's), then the
     launcher and sweeper presets (Hydra's own are listed by --hydra-help)."""
-    groups = [p for p in conf_dir.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")]
-    groups += [p for p in (conf_dir / "hydra").iterdir() if p.is_dir() and p.name != "help"]
+    options: dict[str, set[str]] = {}
+    for conf_dir in conf_dirs:
+        groups = [p for p in conf_dir.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")]
+        if (conf_dir / "hydra").is_dir():
+            groups += [p for p in (conf_dir / "hydra").iterdir() if p.is_dir() and p.name != "help"]
+        for group in groups:
+            name = group.relative_to(conf_dir).as_posix()
+            options.setdefault(name, set()).update(p.stem for p in group.glob("*.yaml"))
     lines = []
-    for group in sorted(groups, key=lambda p: (p.parent != conf_dir, p.name)):
-        options = sorted(p.stem for p in group.glob("*.yaml"))
-        name = group.relative_to(conf_dir).as_posix()
+    for name in sorted(options, key=lambda n: (n.startswith("hydra/"), n)):
         prefix = "+" if name == "experiment" else ""
-        lines.append(f"  {prefix}{name}: {', '.join(options)}")
+        lines.append(f"  {prefix}{name}: {', '.join(sorted(options[name]))}")
     return "\n".join(lines)
 
 
@@ -139,12 +145,24 @@ def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
     return jobs
 
 
+def config_search_path(config_dir: Optional[str]) -> Any:
+    """optkit's search path, with a user's `--config-dir` first: the order
+    `hydra_plugins.optkit_config_dir` gives Hydra's own run, for an `argv` given here."""
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+
+    search_path = create_config_search_path(CONF_SEARCH_PATH)
+    if config_dir is not None:
+        search_path.prepend("optkit-user", f"file://{os.path.abspath(config_dir)}", anchor=SearchPathQuery(provider="main"))
+    return search_path
+
+
 def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[DictConfig]:
     """Compose (and validate) every job of `argv`; raise `ConfigError` on the first problem.
     Returns the first job's config (with its `hydra` node), or None when `argv` trains
     nothing (`--help`, `--info`, `--cfg`, shell completion)."""
     from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path, get_args_parser
+    from hydra._internal.utils import get_args_parser
 
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.shell_completion or args.info is not None:
@@ -152,9 +170,7 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[
     if args.cfg is not None and args.multirun:  # Hydra raises a ValueError with a traceback
         raise ConfigError("--cfg", "prints one job's config and cannot be combined with -m/--multirun "
                                    "(give one value per key, without -m)")
-    search_path = create_config_search_path(CONF_SEARCH_PATH)
-    if args.config_dir is not None:
-        search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
+    search_path = config_search_path(args.config_dir)
     config_name = args.config_name or CONFIG_NAME
     overrides = list(args.overrides)
     try:
@@ -288,14 +304,12 @@ def print_help(argv: list[str]) -> bool:
     `$APP_CONFIG_GROUPS`, which the template does not use, costs ~0.8 s with optkit's schemas:
     one deep copy of the config repository per group). False when `argv` asks for no help."""
     from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path, get_args_parser
+    from hydra._internal.utils import get_args_parser
 
     args = get_args_parser().parse_args(argv)
     if not args.help:
         return False
-    search_path = create_config_search_path(CONF_SEARCH_PATH)
-    if args.config_dir is not None:
-        search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
+    search_path = config_search_path(args.config_dir)
     GlobalHydra.instance().clear()
     app = Hydra.create_main_hydra2(task_name=CONFIG_NAME, config_search_path=search_path)
     try:
@@ -305,6 +319,8 @@ def print_help(argv: list[str]) -> bool:
         raise config_error_from_hydra(err, list(args.overrides)) from None
     finally:
         GlobalHydra.instance().clear()
+    dirs = [CONF_DIR] + ([Path(args.config_dir)] if args.config_dir is not None else [])
+    OmegaConf.register_new_resolver("optkit_groups", lambda: list_groups(dirs), replace=True)
     template = string.Template(cfg.hydra.help.template)
     with open_dict(cfg):
         del cfg["hydra"]
