@@ -8,7 +8,7 @@ Only the main process (rank 0) writes anything.
 
 Every `metrics.jsonl` line is `{"step", "kind", "time" (unix seconds), ...}`: `kind` is
 `train` or `val` for scalars, or an event of the run's life that `scripts/sweep_summary.py`
-reads: `start` (`resumed_from`: the checkpoint or null), `preempted` (`signal`), `done`, `pruned`
+reads: `start` (`resumed_from`: the checkpoint or null; `cuda_visible_devices`: the job's GPUs), `preempted` (`signal`), `done`, `pruned`
 (`epoch`: an Optuna pruner stopped the trial there),
 `error` (`error`: one line, written by the entry point when a job of a sweep raised).
 """

@@ -121,7 +121,8 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
                        progress=cfg.logging.progress, total_steps=built.windows.max_steps, initial_step=progress.step)
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
-    logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
+    logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]),
+                 cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
     save = checkpoint.Checkpointer(run_dir, built.model, built.optimizer, built.scaler,
                                    OmegaConf.to_container(cfg, resolve=True), enabled=info.is_main)
     loop_run = Run(
