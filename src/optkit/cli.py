@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import os
 import re
 import string
 import sys
 from typing import Any, Callable, Optional
 
 import hydra
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, ValueType
@@ -29,10 +27,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from optkit.config import CONF_DIR
 from optkit.errors import ConfigError, OptkitError, exit_config_error, exit_error
+from optkit.hydra_private import BASIC_SWEEPER, app, compose_job, parse_args
 
 CONFIG_NAME = "train"
 MAX_CHECKED_JOBS = 64  # larger sweeps check every value once instead of every combination
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 def list_groups(conf_dir=CONF_DIR) -> str:
@@ -55,11 +53,11 @@ OmegaConf.register_new_resolver("optkit_groups", list_groups, replace=True)
 # --- turning Hydra's exceptions into one line -----------------------------------------------
 
 
-def culprit(app: Any, config_name: str, job: list[str]) -> Optional[str]:
+def culprit(hydra_app: Any, config_name: str, job: list[str]) -> Optional[str]:
     """The first override of `job` that makes composition fail (error path only)."""
     for i in range(len(job)):
         try:
-            app.compose_config(config_name, job[: i + 1], run_mode=RunMode.RUN, with_log_configuration=False)
+            compose_job(hydra_app, config_name, job[: i + 1])
         except Exception:
             return job[i]
     return None
@@ -143,42 +141,32 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[
     """Compose (and validate) every job of `argv`; raise `ConfigError` on the first problem.
     Returns the first job's config (with its `hydra` node), or None when `argv` trains
     nothing (`--help`, `--info`, `--cfg`, shell completion)."""
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path, get_args_parser
-
-    args = get_args_parser().parse_args(argv)
+    args = parse_args(argv)
     if args.help or args.hydra_help or args.shell_completion or args.info is not None:
         return None
     if args.cfg is not None and args.multirun:  # Hydra raises a ValueError with a traceback
         raise ConfigError("--cfg", "prints one job's config and cannot be combined with -m/--multirun "
                                    "(give one value per key, without -m)")
-    search_path = create_config_search_path(str(CONF_DIR))
-    if args.config_dir is not None:
-        search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
     config_name = args.config_name or CONFIG_NAME
     overrides = list(args.overrides)
     try:
         jobs = job_overrides(overrides, args.multirun)
     except HydraException as err:
         raise ConfigError("command line", str(err).strip().splitlines()[0]) from None
-    GlobalHydra.instance().clear()
-    app = Hydra.create_main_hydra2(task_name=CONFIG_NAME, config_search_path=search_path)
     first: Optional[DictConfig] = None
-    try:
+    with app(str(CONF_DIR), args.config_dir, CONFIG_NAME) as hydra_app:
         if args.multirun:
-            jobs = sweep_jobs(app, config_name, jobs, overrides)
+            jobs = sweep_jobs(hydra_app, config_name, jobs, overrides)
         for job in jobs:
             try:
-                cfg = app.compose_config(config_name, job, run_mode=RunMode.RUN, with_log_configuration=False)
+                cfg = compose_job(hydra_app, config_name, job)
             except Exception as err:  # Hydra, OmegaConf, or their internal assertions
-                raise config_error_from_hydra(err, job, culprit(app, config_name, job)) from None
+                raise config_error_from_hydra(err, job, culprit(hydra_app, config_name, job)) from None
             if validate_jobs and args.cfg is None:
                 from optkit import validate
 
                 validate.check(cfg)
             first = cfg if first is None else first
-    finally:
-        GlobalHydra.instance().clear()
     return None if args.cfg is not None else first
 
 
@@ -225,24 +213,22 @@ def shared_output_dir(cfg: DictConfig) -> list[str]:
 
 def add_overrides(argv: list[str], extra: list[str]) -> list[str]:
     """`argv` with `extra` after its last override (Hydra's parser wants them contiguous)."""
-    from hydra._internal.utils import get_args_parser
-
-    given = list(get_args_parser().parse_args(argv).overrides)
+    given = list(parse_args(argv).overrides)
     for i in range(len(argv) - len(given), -1, -1):
         if given and argv[i : i + len(given)] == given:
             return argv[: i + len(given)] + extra + argv[i + len(given) :]
     return argv + extra
 
 
-def sweep_jobs(app: Any, config_name: str, jobs: list[list[str]], overrides: list[str]) -> list[list[str]]:
+def sweep_jobs(hydra_app: Any, config_name: str, jobs: list[list[str]], overrides: list[str]) -> list[list[str]]:
     """The jobs of a sweep whose search space (also) lives in `hydra.sweeper.params` (the
     Optuna preset's, or the basic sweeper's): read there first, then the command line, an
     override of the same key replacing the entry, as Hydra's sweepers merge them. An
     interval asked of the basic sweeper, which cannot sample it, is an error here."""
     try:
-        cfg = app.compose_config(config_name, jobs[0], run_mode=RunMode.RUN, with_log_configuration=False)
+        cfg = compose_job(hydra_app, config_name, jobs[0])
     except Exception as err:
-        raise config_error_from_hydra(err, jobs[0], culprit(app, config_name, jobs[0])) from None
+        raise config_error_from_hydra(err, jobs[0], culprit(hydra_app, config_name, jobs[0])) from None
     params = OmegaConf.select(cfg, "hydra.sweeper.params") or {}
     merged: dict[str, Override] = {}
     try:
@@ -269,24 +255,14 @@ def print_help(argv: list[str]) -> bool:
     config, as Hydra prints it, minus Hydra's listing of every config group (its
     `$APP_CONFIG_GROUPS`, which the template does not use, costs ~0.8 s with optkit's schemas:
     one deep copy of the config repository per group). False when `argv` asks for no help."""
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path, get_args_parser
-
-    args = get_args_parser().parse_args(argv)
+    args = parse_args(argv)
     if not args.help:
         return False
-    search_path = create_config_search_path(str(CONF_DIR))
-    if args.config_dir is not None:
-        search_path.prepend("command-line", f"file://{os.path.abspath(args.config_dir)}")
-    GlobalHydra.instance().clear()
-    app = Hydra.create_main_hydra2(task_name=CONFIG_NAME, config_search_path=search_path)
-    try:
-        cfg = app.compose_config(args.config_name or CONFIG_NAME, list(args.overrides), run_mode=RunMode.RUN,
-                                 with_log_configuration=False)
-    except Exception as err:
-        raise config_error_from_hydra(err, list(args.overrides)) from None
-    finally:
-        GlobalHydra.instance().clear()
+    with app(str(CONF_DIR), args.config_dir, CONFIG_NAME) as hydra_app:
+        try:
+            cfg = compose_job(hydra_app, args.config_name or CONFIG_NAME, list(args.overrides))
+        except Exception as err:
+            raise config_error_from_hydra(err, list(args.overrides)) from None
     template = string.Template(cfg.hydra.help.template)
     with open_dict(cfg):
         del cfg["hydra"]
