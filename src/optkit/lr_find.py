@@ -386,7 +386,7 @@ def check_output(key: str, path: Path) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     from optkit.errors import warn
-    from optkit.cli import compose
+    from optkit.compose import compose
     from optkit.plot_lr import split_args
 
     argv = list(sys.argv[1:] if argv is None else argv)
