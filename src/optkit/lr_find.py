@@ -57,7 +57,8 @@ if TYPE_CHECKING:  # torch is imported when the test runs, not for --help or a b
     from torch import nn
 
     from optkit.data import Dataset
-    from optkit.grad import GradStep, Window, WindowPlan
+    from optkit.grad import GradStep
+    from optkit.plan import Window, WindowPlan
 
 TOOL_ARGS = ("num_iters", "min_lr", "max_lr", "mode", "smooth", "diverge", "out", "json")
 USAGE = ("usage: lr_find.py [hydra overrides] num_iters=100 min_lr=1e-7 max_lr=10 mode=exp|linear "

@@ -23,10 +23,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optkit.data import DESCRIPTIONS
 from optkit.data.describe import check_files
 from optkit.errors import ConfigError, warn
-from optkit.grad import steps_per_epoch
 from optkit.instantiate import instantiate_at, locate_at
 from optkit.optim import paramwise as optim_paramwise
 from optkit.optim.groups import as_mapping, resolve_dcn_types
+from optkit.plan import steps_per_epoch
 from optkit.preview import Preview, preview
 
 DEVICES = ("auto", "cpu", "cuda")
