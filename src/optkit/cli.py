@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from optkit.compose import CONFIG_NAME, check_command_line
-from optkit.config import CONF_DIR
+from optkit.config import CONF_DIR, CONF_SEARCH_PATH
 from optkit.errors import ConfigError, OptkitError, exit_config_error, exit_error
 from optkit.hydra_errors import config_error_from_hydra
 from optkit.hydra_private import app, compose_job, parse_args
@@ -30,7 +30,7 @@ from optkit.jobs import job_overrides  # noqa: F401  (optkit.cli.job_overrides, 
 def list_groups(conf_dir=CONF_DIR) -> str:
     """The `--help` menu: each config group under conf/ with its options, then optkit's
     launcher and sweeper presets (Hydra's own are listed by --hydra-help)."""
-    groups = [p for p in conf_dir.iterdir() if p.is_dir() and p.name != "hydra"]
+    groups = [p for p in conf_dir.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")]
     groups += [p for p in (conf_dir / "hydra").iterdir() if p.is_dir() and p.name != "help"]
     lines = []
     for group in sorted(groups, key=lambda p: (p.parent != conf_dir, p.name)):
@@ -94,7 +94,7 @@ def print_help(argv: list[str]) -> bool:
     args = parse_args(argv)
     if not args.help:
         return False
-    with app(str(CONF_DIR), args.config_dir, CONFIG_NAME) as hydra_app:
+    with app(CONF_SEARCH_PATH, args.config_dir, CONFIG_NAME) as hydra_app:
         try:
             cfg = compose_job(hydra_app, args.config_name or CONFIG_NAME, list(args.overrides))
         except Exception as err:
@@ -123,7 +123,7 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
     return wrapper
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name=CONFIG_NAME, version_base="1.3")
+@hydra.main(config_path=CONF_SEARCH_PATH, config_name=CONFIG_NAME, version_base="1.3")
 def train_task(cfg: DictConfig) -> Optional[float]:
     from optkit.distributed import detect
     from optkit.logging import append_event

@@ -16,7 +16,7 @@ from typing import Optional
 from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
 
-from optkit.config import CONF_DIR
+from optkit.config import CONF_SEARCH_PATH
 from optkit.errors import ConfigError
 from optkit.hydra_errors import config_error_from_hydra, culprit
 from optkit.hydra_private import app, compose_job, parse_args
@@ -42,7 +42,7 @@ def check_command_line(argv: list[str], validate_jobs: bool = True) -> Optional[
     except HydraException as err:
         raise ConfigError("command line", str(err).strip().splitlines()[0]) from None
     first: Optional[DictConfig] = None
-    with app(str(CONF_DIR), args.config_dir, CONFIG_NAME) as hydra_app:
+    with app(CONF_SEARCH_PATH, args.config_dir, CONFIG_NAME) as hydra_app:
         if args.multirun:
             jobs = sweep_jobs(hydra_app, config_name, jobs, overrides)
         for job in jobs:
@@ -67,9 +67,10 @@ def compose(overrides: list[str]) -> DictConfig:
     check composes nothing and Hydra's `compose` says what it makes of it."""
     cfg = check_command_line(overrides, validate_jobs=False)
     if cfg is None:
-        from hydra import compose as hydra_compose, initialize_config_dir
+        from hydra import compose as hydra_compose, initialize_config_module
 
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name=CONFIG_NAME):
+        with initialize_config_module(config_module=CONF_SEARCH_PATH.removeprefix("pkg://"), version_base="1.3",
+                                      job_name=CONFIG_NAME):
             return hydra_compose(CONFIG_NAME, overrides=overrides)
     with open_dict(cfg):
         del cfg["hydra"]
