@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from optkit.cli import check_command_line, print_help
+from optkit.cli import print_help
+from optkit.compose import check_command_line
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "user_project"
