@@ -10,9 +10,9 @@ slot's GPUs as its `visible_gpus`, so its process sees exactly them.
 The GPUs are those of `visible_gpus` when set, else those listed in this process's
 `CUDA_VISIBLE_DEVICES` (integers), else `range(torch.cuda.device_count())`. With no GPU (or
 `gpus_per_node=0`) every job starts at once, as with submitit's launcher.
+(No `from __future__ import annotations`: Hydra's plugin scan executes this module without
+registering it in sys.modules, where dataclasses look string annotations up.)
 """
-from __future__ import annotations
-
 import copy
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +36,7 @@ class GpuLocalQueueConf(LocalQueueConf):
 ConfigStore.instance().store(group="hydra/launcher", name="optkit_local", node=GpuLocalQueueConf, provider="optkit")
 
 
-def gpu_ids(visible: Sequence[int], env: Optional[str]) -> list[int]:
+def gpu_ids(visible: Sequence[int], env: Optional[str]) -> List[int]:
     """The GPUs to share out: `visible`, else `env` (CUDA_VISIBLE_DEVICES), else torch's count."""
     if visible:
         return list(visible)
@@ -47,7 +47,7 @@ def gpu_ids(visible: Sequence[int], env: Optional[str]) -> list[int]:
     return list(range(torch.cuda.device_count()))
 
 
-def slots(gpus: list[int], per_job: int) -> list[list[int]]:
+def slots(gpus: List[int], per_job: int) -> List[List[int]]:
     return [gpus[i:i + per_job] for i in range(0, len(gpus) - per_job + 1, per_job)] if per_job > 0 else []
 
 
