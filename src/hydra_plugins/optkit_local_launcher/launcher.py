@@ -4,8 +4,9 @@ submitit's local executor gives every job the same `CUDA_VISIBLE_DEVICES` (the f
 `gpus_per_node` GPUs), so the jobs of a sweep all crowd onto GPU 0. This launcher keeps one
 slot per `gpus_per_node` GPUs, runs at most one job per slot at a time (at most
 `max_parallel`, by default as many as there are slots), and starts the next job on a slot as
-soon as its job ends. Each job is launched by submitit's own local launcher with that
-slot's GPUs as its `visible_gpus`, so its process sees exactly them.
+soon as its job ends. Each job is launched by submitit's own local launcher with a setup
+line that exports that slot's GPUs as `CUDA_VISIBLE_DEVICES` (submitit's `visible_gpus`
+cannot be set through Hydra's launcher), so its process sees exactly them.
 
 The GPUs are those of `visible_gpus` when set, else those listed in this process's
 `CUDA_VISIBLE_DEVICES` (integers), else `range(torch.cuda.device_count())`. With no GPU (or
@@ -70,7 +71,8 @@ class GpuLocalLauncher(LocalLauncher):
             slot = free.get()
             try:
                 one = copy.copy(self)
-                one.params = {**self.params, "visible_gpus": slot}
+                export = "export CUDA_VISIBLE_DEVICES=" + ",".join(str(gpu) for gpu in slot)
+                one.params = {**self.params, "setup": [*self.params.get("setup", []), export]}
                 return LocalLauncher.launch(one, [overrides], initial_job_idx + idx)[0]
             finally:
                 free.put(slot)
