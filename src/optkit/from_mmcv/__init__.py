@@ -1,7 +1,9 @@
 """Import MMCV 1.x / MMClassification 0.x configs: `optkit-from-mmcv CONFIG.py`.
 
 `read` evaluates the config file (with its `_base_` files) without MMCV and without running
-it, `translate` maps its optimization keys onto optkit's options and fields, `emit` writes
+it, `translate` maps its optimization keys onto optkit's options and fields (one handler per
+key, writing a `translation.Translation`; `catalogue` says what the shipped options hold,
+`match` selects a shipped option that covers the values), `emit` writes
 an experiment file or one line of overrides, `main` is the command line.
 """
 from optkit.from_mmcv.read import ReadError, Unevaluable, read_config

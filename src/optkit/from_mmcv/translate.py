@@ -15,6 +15,9 @@ One function per MMCV key, each writing into a `Translation`:
 | `data.samples_per_gpu` | `data.batch_size` |
 | `custom_imports` | `custom_imports`, `allow_failed_imports` |
 
+The record they write is `translation.Translation`; what the shipped options hold comes
+from `catalogue`, and `match.match_options` then selects shipped options.
+
 Where MMCV's default for an argument differs from the default of the optkit option, the
 MMCV value is written out (`restart_weights: [1]` for CosineRestart, `warmup.iters`), so
 the result means what the MMCV config meant. Every other key, and every value that does
@@ -23,113 +26,17 @@ not translate, becomes one line of `skipped`; caveats of a translation are `note
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
-import yaml
-
-from optkit.config import CONF_DIR, ParamwiseConfig
+from optkit.config import ParamwiseConfig
 from optkit.from_mmcv import mmcv_names as mm
-from optkit.from_mmcv.read import DELETE_KEY, Unevaluable
+from optkit.from_mmcv.catalogue import option_file, options, policy_default, same, torch_optimizer_options
+from optkit.from_mmcv.match import match_options
+from optkit.from_mmcv.read import DELETE_KEY
+from optkit.from_mmcv.translation import ABSENT, Translation, checked_dict, evaluated, fmt, plain, take
 from optkit.schedule import LR_POLICIES, MOMENTUM_POLICIES, Warmup
 
-Path_ = tuple[str, ...]
-# Leaves that are whole dicts (their keys may hold dots: custom key `backbone.cls_token`).
-DICT_LEAVES = {("paramwise", "custom_keys")}
-# Options whose content the importer may select instead of writing the fields one by one.
-MATCHED_GROUPS = ("paramwise", "grad")
-
-
-@dataclass
-class Translation:
-    """What an MMCV config becomes: options per group, field values, and the report."""
-
-    source: str
-    options: dict[str, str] = field(default_factory=dict)  # group → option
-    values: dict[Path_, Any] = field(default_factory=dict)  # field path → value
-    added: set[Path_] = field(default_factory=set)  # paths the option may lack ('++': add or override)
-    notes: list[str] = field(default_factory=list)  # "key: caveat"
-    skipped: list[str] = field(default_factory=list)  # "key: why it is not translated"
-
-    def set(self, path: Path_, value: Any, added: bool = False) -> None:
-        self.values[path] = plain(value)
-        if added:
-            self.added.add(path)
-
-    def skip(self, key: str, why: str) -> None:
-        self.skipped.append(f"{key}: {why}")
-
-    def note(self, key: str, text: str) -> None:
-        self.notes.append(f"{key}: {text}")
-
-
-def plain(value: Any) -> Any:
-    """Tuples as lists (YAML and Hydra have lists), recursively."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
-def unevaluable_in(value: Any) -> Optional[Unevaluable]:
-    """The first value inside `value` that the reader could not evaluate, if any."""
-    if isinstance(value, Unevaluable):
-        return value
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    for item in items:
-        found = unevaluable_in(item)
-        if found is not None:
-            return found
-    return None
-
-
-def fmt(value: Any) -> str:
-    text = repr(plain(value))
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# --- what the optkit options hold ------------------------------------------------------------------
-
-
-@lru_cache(maxsize=None)
-def option_file(group: str, option: str) -> dict[str, Any]:
-    """conf/<group>/<option>.yaml without its defaults list (the values it sets itself)."""
-    data = yaml.safe_load((CONF_DIR / group / f"{option}.yaml").read_text()) or {}
-    data.pop("defaults", None)
-    return data
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-
-
-@lru_cache(maxsize=None)
-def torch_optimizer_options() -> dict[str, str]:
-    """torch.optim class name → the conf/optimizer option that builds it."""
-    found = {}
-    for option in options("optimizer"):
-        target = str(option_file("optimizer", option).get("_target_", ""))
-        if target.startswith("torch.optim."):
-            found[target.rsplit(".", 1)[1]] = option
-    return found
-
-
-def policy_default(policy: type, group: str, option: str, name: str) -> Any:
-    """What field `name` of `<group>=<option>` holds when nothing sets it."""
-    content = option_file(group, option)
-    if name in content:
-        return content[name]
-    spec = next(f for f in dataclasses.fields(policy) if f.name == name)
-    return spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
-
-
-def same(a: Any, b: Any) -> bool:
-    return plain(a) == plain(b)
-
-
-# --- MMCV keys ---------------------------------------------------------------------------------------
+__all__ = ["Translation", "plain", "torch_optimizer_options", "translate"]
 
 
 def translate(cfg: dict[str, Any], source: str) -> Translation:
@@ -144,39 +51,7 @@ def translate(cfg: dict[str, Any], source: str) -> Translation:
     return t
 
 
-ABSENT = Unevaluable("", "absent")  # a key the config does not have
 NO_BASE_TO_DELETE = "no base value to delete here; MMCV passes it on to the hook, which fails"
-
-
-def checked_dict(key: str, value: Any, t: Translation) -> Optional[dict[str, Any]]:
-    """`value` if it is a dict (None and absent: None); anything else is reported."""
-    if value is ABSENT or value is None:
-        return None
-    if isinstance(value, Unevaluable):
-        t.skip(key, f"cannot evaluate {value.source} ({value.reason})")
-        return None
-    if not isinstance(value, dict):
-        t.skip(key, f"MMCV expects a dict (got {fmt(value)})")
-        return None
-    return dict(value)
-
-
-def take(key: str, d: dict[str, Any], name: str, t: Translation) -> Any:
-    """Pop `name` from `d`; an unevaluable value is reported and read as absent."""
-    value = d.pop(name, ABSENT)
-    bad = None if value is ABSENT else unevaluable_in(value)
-    if bad is not None:
-        t.skip(f"{key}.{name}", f"cannot evaluate {bad.source} ({bad.reason})")
-        return ABSENT
-    return value
-
-
-def evaluated(key: str, d: dict[str, Any], t: Translation) -> Iterator[tuple[str, Any]]:
-    """Each (name, value) of `d`, popped; values that cannot be evaluated are reported instead."""
-    for name in list(d):
-        value = take(key, d, name, t)
-        if value is not ABSENT:
-            yield name, value
 
 
 def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
@@ -539,70 +414,3 @@ OTHER_KEYS = {
                                                 "custom_hooks", "opencv_num_threads", "mp_start_method",
                                                 "auto_resume", "auto_scale_lr")},
 }
-
-
-# --- choosing shipped options ------------------------------------------------------------------------
-
-
-def nest(values: dict[Path_, Any], group: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for path, value in values.items():
-        if path[0] == group:
-            node = out
-            for part in path[1:-1]:
-                node = node.setdefault(part, {})
-            node[path[-1]] = value
-    return out
-
-
-def covers(option: Any, values: Any) -> bool:
-    """Every value the option sets is in `values` (nested dicts compared key by key)."""
-    if isinstance(option, dict):
-        return isinstance(values, dict) and all(k in values and covers(v, values[k]) for k, v in option.items())
-    return same(option, values)
-
-
-def minus(values: dict[str, Any], option: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in values.items():
-        if k not in option:
-            out[k] = v
-        elif isinstance(v, dict) and isinstance(option[k], dict):
-            rest = minus(v, option[k])
-            if rest:
-                out[k] = rest
-    return out
-
-
-def match_options(t: Translation) -> None:
-    """Select the shipped option (conf/paramwise, conf/grad) that sets most of the values,
-    so that `paramwise_cfg=dict(norm_decay_mult=0.)` reads `paramwise=no_norm_decay`."""
-    for group in MATCHED_GROUPS:
-        values = nest(t.values, group)
-        if not values:
-            continue
-        best, best_size = None, 0
-        for option in options(group):
-            content = option_file(group, option)
-            size = len(flatten((group,), content))
-            if content and covers(content, values) and size > best_size:
-                best, best_size = option, size
-        if best is None:
-            continue
-        rest = minus(values, option_file(group, best))
-        t.values = {path: v for path, v in t.values.items() if path[0] != group}
-        t.added = {path for path in t.added if path[0] != group}
-        t.options[group] = best
-        for path, value in flatten((group,), rest):
-            t.set(path, value, added=path in DICT_LEAVES)
-
-
-def flatten(prefix: Path_, node: dict[str, Any]) -> list[tuple[Path_, Any]]:
-    out = []
-    for k, v in node.items():
-        path = (*prefix, k)
-        if isinstance(v, dict) and path not in DICT_LEAVES:
-            out.extend(flatten(path, v))
-        else:
-            out.append((path, v))
-    return out
