@@ -19,13 +19,15 @@ at build time); the tables make the training step a lookup.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, List, Mapping, Optional, Sequence
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from optkit.errors import ConfigError
 from optkit.schedule.phases import PHASES, OneCycle, Phase
+from optkit.schedule.policy import LrPolicy
 from optkit.schedule.timeline import Timeline
 
 SUFFIXES = {"LR": "lr", "Momentum": "momentum", "ParamScheduler": None}
@@ -144,3 +146,52 @@ def chain_tables(specs: Sequence[Mapping[str, Any]], bases: Mapping[str, Sequenc
     for key, values in current.items():
         tables[key][:, written:] = np.asarray(values)[:, None]
     return tables
+
+
+@dataclass
+class Chain(LrPolicy):
+    """`schedule=chain`: an MMEngine `param_scheduler` list (MMEngine's field names) as the lr policy.
+
+    The chain is replayed once per set of group bases (`chain_tables`) and read by step (an
+    empty list keeps every group's lr, as MMEngine without schedulers);
+    `by_epoch` is false because each scheduler says its own. Schedulers of other keys
+    (`*Momentum`, `*ParamScheduler(param_name=...)`) are refused here: the lr policy writes lr.
+    """
+
+    param_scheduler: List[Any] = field(default_factory=list)
+    by_epoch: bool = False
+
+    def __post_init__(self) -> None:
+        self.param_scheduler = [plain(spec) for spec in self.param_scheduler]
+        if self.by_epoch:
+            raise ConfigError("by_epoch", "a chain has no by_epoch of its own: each param_scheduler entry has one",
+                              self.by_epoch)
+        self._timeline: Optional[Timeline] = None
+        self._tables: dict[tuple[float, ...], np.ndarray] = {}
+
+    def check(self, timeline: Timeline) -> None:
+        for i, spec in enumerate(self.param_scheduler):
+            try:
+                key = resolve(spec, timeline).key
+            except ConfigError as err:
+                raise err.under(f"param_scheduler.{i}") from None
+            if key != "lr":
+                raise ConfigError(f"param_scheduler.{i}.type", f"schedules {key}; schedule=chain writes lr only",
+                                  spec.get("type"))
+        self._timeline = timeline
+
+    def lr(self, base: np.ndarray, progress: np.ndarray, total: int) -> np.ndarray:
+        if self._timeline is None or self._timeline.max_iters != total:
+            raise ConfigError("schedule", "a chain needs the run's timeline (build it with build_schedule)")
+        bases = tuple(float(b) for b in np.asarray(base)[:, 0])
+        if bases not in self._tables:
+            tables = chain_tables(self.param_scheduler, {"lr": bases}, self._timeline)
+            self._tables[bases] = tables.get("lr", np.repeat(np.asarray(bases)[:, None], total, axis=1))
+        return self._tables[bases][:, np.clip(np.asarray(progress), 0, total - 1)]
+
+
+def plain(value: Any) -> Any:
+    """An OmegaConf node (what Hydra's instantiate passes) as dicts and lists."""
+    if OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=True)
+    return dict(value) if isinstance(value, Mapping) else value
