@@ -66,28 +66,7 @@ def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     if kind is ABSENT:
         t.skip("optimizer", "no type: one optimizer per model part (a dict of optimizers) is not supported")
         return
-    option = torch_optimizer_options().get(str(kind))
-    if option is not None:
-        t.options["optimizer"] = option
-        arguments = option_file("optimizer", option)
-        for name, argument in evaluated("optimizer", d, t):
-            if name in arguments:
-                t.set(("optimizer", name), argument)
-            else:
-                t.skip(f"optimizer.{name}", f"not an argument of torch.optim.{kind} (MMCV: TypeError)")
-    else:
-        t.options["optimizer"] = "custom"
-        modules = custom_import_list(cfg.get("custom_imports"))
-        if len(modules) == 1:
-            target = f"{modules[0]}.{kind}"
-            t.set(("optimizer", "_target_"), target)
-            t.note("optimizer.type", f"{kind!r} is not in torch.optim: taken as {target} (the one custom_imports "
-                   "module); optkit needs the class's import path, not a registry name")
-        else:
-            t.skip("optimizer.type", f"{kind!r} is not in torch.optim and custom_imports does not say which module "
-                   f"defines it: set optimizer._target_=<module>.{kind}")
-        for name, argument in evaluated("optimizer", d, t):
-            t.set(("optimizer", name), argument, added=True)
+    optimizer_arguments("optimizer", kind, d, t, cfg)
     if paramwise_cfg is not ABSENT:
         paramwise(paramwise_cfg, t)
     if constructor is not ABSENT and constructor != mm.DEFAULT_CONSTRUCTOR:
@@ -96,17 +75,50 @@ def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
                "optimizer_constructor._target_ (docs/tutorial.md, custom optimizer constructor)")
 
 
+def optimizer_arguments(key: str, kind: Any, d: dict[str, Any], t: Translation, cfg: dict[str, Any],
+                        library: str = "MMCV") -> None:
+    """`optimizer=<option>` for `kind` and its keyword arguments as `optimizer.*` fields (a class
+    torch.optim lacks: `optimizer=custom`, from the one `custom_imports` module)."""
+    option = torch_optimizer_options().get(str(kind))
+    if option is not None:
+        t.options["optimizer"] = option
+        arguments = option_file("optimizer", option)
+        for name, argument in evaluated(key, d, t):
+            if name in arguments:
+                t.set(("optimizer", name), argument)
+            else:
+                t.skip(f"{key}.{name}", f"not an argument of torch.optim.{kind} ({library}: TypeError)")
+    else:
+        t.options["optimizer"] = "custom"
+        modules = custom_import_list(cfg.get("custom_imports"))
+        if len(modules) == 1:
+            target = f"{modules[0]}.{kind}"
+            t.set(("optimizer", "_target_"), target)
+            t.note(f"{key}.type", f"{kind!r} is not in torch.optim: taken as {target} (the one custom_imports "
+                   "module); optkit needs the class's import path, not a registry name")
+        else:
+            t.skip(f"{key}.type", f"{kind!r} is not in torch.optim and custom_imports does not say which module "
+                   f"defines it: set optimizer._target_=<module>.{kind}")
+        for name, argument in evaluated(key, d, t):
+            t.set(("optimizer", name), argument, added=True)
+
+
 PARAMWISE_FIELDS = tuple(f.name for f in dataclasses.fields(ParamwiseConfig) if f.name != "dcn_types")
+MMENGINE_ONLY = ("flat_decay_mult",)  # MMEngine's DefaultOptimWrapperConstructor adds these
+MMCV_PARAMWISE = tuple(name for name in PARAMWISE_FIELDS if name not in MMENGINE_ONLY)
 CUSTOM_KEY_FIELDS = ("lr_mult", "decay_mult")
 
 
-def paramwise(value: Any, t: Translation) -> None:
-    d = checked_dict("optimizer.paramwise_cfg", value, t)
+def paramwise(value: Any, t: Translation, node: str = "optimizer.paramwise_cfg", fields: tuple[str, ...] = MMCV_PARAMWISE,
+              extra_why: str = "MMCV reads only lr_mult and decay_mult here") -> None:
+    """`paramwise_cfg` → `paramwise.*`; `fields` are the options the constructor has and
+    `extra_why` says what becomes of other fields of a custom key."""
+    d = checked_dict(node, value, t)
     if not d:  # None or {}: MMCV's single group of model.parameters()
         return
-    for name, item in evaluated("optimizer.paramwise_cfg", d, t):
-        key = f"optimizer.paramwise_cfg.{name}"
-        if name not in PARAMWISE_FIELDS:
+    for name, item in evaluated(node, d, t):
+        key = f"{node}.{name}"
+        if name not in fields:
             t.skip(key, "not a DefaultOptimizerConstructor option (MMCV ignores it)")
         elif name == "custom_keys":
             if not isinstance(item, dict):
@@ -116,7 +128,7 @@ def paramwise(value: Any, t: Translation) -> None:
             for pattern, rule in item.items():
                 rule = dict(rule) if isinstance(rule, dict) else {}
                 for extra in [k for k in rule if k not in CUSTOM_KEY_FIELDS]:
-                    t.skip(f"{key}.{pattern}.{extra}", "MMCV reads only lr_mult and decay_mult here")
+                    t.skip(f"{key}.{pattern}.{extra}", extra_why)
                 keys[str(pattern)] = {k: rule[k] for k in CUSTOM_KEY_FIELDS if k in rule}
             t.set(("paramwise", "custom_keys"), keys, added=True)
         else:
@@ -176,13 +188,13 @@ def grad_clip(value: Any, t: Translation) -> None:
         t.skip("optimizer_config.grad_clip", "no max_norm (MMCV: TypeError from clip_grad_norm_)")
 
 
-def loss_scale(value: Any, key: str, t: Translation) -> None:
+def loss_scale(value: Any, key: str, t: Translation, library: str = "MMCV") -> None:
     if value == "dynamic":
         return
     if isinstance(value, dict):
         t.note(key, f"GradScaler arguments {fmt(value)} are not passed on; optkit uses GradScaler's defaults")
     else:
-        t.note(key, f"a static loss scale ({fmt(value)}) in MMCV; optkit's GradScaler scales dynamically")
+        t.note(key, f"a static loss scale ({fmt(value)}) in {library}; optkit's GradScaler scales dynamically")
 
 
 def fp16(value: Any, t: Translation, cfg: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ class Translation:
     added: set[Path_] = field(default_factory=set)  # paths the option may lack ('++': add or override)
     notes: list[str] = field(default_factory=list)  # "key: caveat"
     skipped: list[str] = field(default_factory=list)  # "key: why it is not translated"
+    dropped: list[str] = field(default_factory=list)  # the skipped lines that are settings (MMEngine: exit 1)
 
     def set(self, path: Path_, value: Any, added: bool = False) -> None:
         self.values[path] = plain(value)

@@ -20,7 +20,11 @@ against it by tests/test_optim_mmcv_parity.py):
    Conv2d (`in_channels == groups`, so `Conv2d(1, c, k)` counts, Conv1d never) →
    `dwconv_decay_mult` on weight and bias; a `bias` outside deformable convs →
    `bias_decay_mult`. So a norm bias gets neither bias multiplier, a depthwise-conv bias gets
-   `bias_lr_mult` and `dwconv_decay_mult`.
+   `bias_lr_mult` and `dwconv_decay_mult`. Last, MMEngine's `flat_decay_mult`
+   (`DefaultOptimWrapperConstructor`, which MMCV lacks): any other 1-d parameter outside
+   deformable convs (a bias when `bias_decay_mult` is unset, a token or scale vector).
+   MMEngine tries bias before depthwise conv; the two orders differ only on a depthwise-conv
+   bias when both multipliers are set, and optkit keeps MMCV's.
 
 A multiplier that is not set is 1. Without a base weight decay (the optimizer config has no
 `weight_decay`), setting any decay multiplier is an error, as in MMCV; lr multipliers are fine.
@@ -41,7 +45,7 @@ NORM_TYPES: tuple[type, ...] = (
     nn.LayerNorm,
 )
 LR_OPTIONS = ("bias_lr_mult", "dcn_offset_lr_mult")
-DECAY_OPTIONS = ("bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult")
+DECAY_OPTIONS = ("bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult", "flat_decay_mult")
 CUSTOM_MULTS = ("lr_mult", "decay_mult")
 
 
@@ -58,7 +62,7 @@ class Rule:
 
 FROZEN = Rule(1.0, 1.0, ("frozen",))  # rule 1: base values, no other rule
 # How rule labels are ordered in a group name (custom keys come first, in order of appearance).
-LABEL_ORDER = ("default", "bias", "norm", "dwconv", "dcn_offset", "frozen")
+LABEL_ORDER = ("default", "bias", "norm", "dwconv", "flat", "dcn_offset", "frozen")
 
 
 def is_depthwise(module: nn.Module) -> bool:
@@ -146,6 +150,8 @@ def rule_for(module: nn.Module, name: str, full_name: str, paramwise: Mapping[st
         decay_mult = mult("norm_decay_mult", "norm")
     elif is_depthwise(module):
         decay_mult = mult("dwconv_decay_mult", "dwconv")
-    elif name == "bias" and not in_dcn:
+    elif name == "bias" and not in_dcn and paramwise.get("bias_decay_mult") is not None:
         decay_mult = mult("bias_decay_mult", "bias")
+    elif getattr(module, name).ndim == 1 and not in_dcn:
+        decay_mult = mult("flat_decay_mult", "flat")
     return Rule(lr_mult, decay_mult, tuple(labels) or ("default",))
