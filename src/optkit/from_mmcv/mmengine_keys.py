@@ -9,7 +9,7 @@ One function per MMEngine key, as `translate.py` has for MMCV 1.x:
 | `optim_wrapper.paramwise_cfg` | `paramwise.*`, `flat_decay_mult` included |
 | `optim_wrapper.clip_grad` | `grad.clip.max_norm/norm_type` (type norm), `grad.clip_value` (type value) |
 | `optim_wrapper.accumulative_counts` | `grad.accumulate` + `grad.remainder=mmcv` |
-| `param_scheduler` | `schedule=chain` + `schedule.param_scheduler` (lr schedulers) |
+| `param_scheduler` | `schedule=chain` + `schedule.param_scheduler` (lr, momentum, weight decay, any key) |
 | `train_cfg` | `trainer.max_epochs` / `trainer.max_iters`, `trainer.eval_every` |
 | `default_hooks.checkpoint.interval` | `trainer.ckpt_every` (`ckpt_by_epoch`) |
 | `default_hooks.logger.interval` | `logging.log_every` |
@@ -171,13 +171,9 @@ def param_scheduler(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
         if len(bad) != len(d):
             continue
         try:
-            _, scheduled = kind_of(str(d.get("type")))
+            kind_of(str(d.get("type")))
         except ConfigError as err:
             t.skip(f"{key}.type", f"{fmt(d.get('type'))}: {err.problem}")
-            continue
-        scheduled = scheduled or d.get("param_name")
-        if scheduled != "lr":
-            t.skip(key, f"{d.get('type')} schedules {scheduled}; optkit's chain schedules lr only so far")
             continue
         chain.append(d)
     if chain:

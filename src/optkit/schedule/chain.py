@@ -149,13 +149,34 @@ def chain_tables(specs: Sequence[Mapping[str, Any]], bases: Mapping[str, Sequenc
 
 
 @dataclass
-class Chain(LrPolicy):
-    """`schedule=chain`: an MMEngine `param_scheduler` list (MMEngine's field names) as the lr policy.
+class ChainCurve:
+    """The schedulers of one group key as a `Curve` (optkit.schedule.curve): the chain is
+    replayed once per set of group bases and read by step."""
 
-    The chain is replayed once per set of group bases (`chain_tables`) and read by step (an
-    empty list keeps every group's lr, as MMEngine without schedulers);
-    `by_epoch` is false because each scheduler says its own. Schedulers of other keys
-    (`*Momentum`, `*ParamScheduler(param_name=...)`) are refused here: the lr policy writes lr.
+    key: str
+    specs: tuple[Mapping[str, Any], ...]
+    _tables: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def values(self, bases: np.ndarray, steps: np.ndarray, timeline: Timeline) -> np.ndarray:
+        cache = (tuple(float(b) for b in bases), timeline)
+        if cache not in self._tables:
+            tables = chain_tables(self.specs, {self.key: cache[0]}, timeline)
+            self._tables[cache] = tables.get(self.key, np.repeat(np.asarray(cache[0])[:, None], timeline.max_iters, 1))
+        return self._tables[cache][:, np.clip(steps, 0, timeline.max_iters - 1)]
+
+    def check(self, bases: Sequence[float], timeline: Timeline) -> None:
+        """Per-group lists (OneCycle's eta_max) must match the groups."""
+        self.values(np.asarray(bases, dtype=float), np.arange(1), timeline)
+
+
+@dataclass
+class Chain(LrPolicy):
+    """`schedule=chain`: an MMEngine `param_scheduler` list (MMEngine's field names).
+
+    Not an lr formula: `build_schedule` turns it into one `ChainCurve` per key its schedulers
+    write (lr always, so that an empty list keeps every group's lr, as MMEngine without
+    schedulers; `*Momentum` → momentum or beta1; `*ParamScheduler(param_name=...)` → that key).
+    `by_epoch` is false because each scheduler says its own.
     """
 
     param_scheduler: List[Any] = field(default_factory=list)
@@ -166,28 +187,17 @@ class Chain(LrPolicy):
         if self.by_epoch:
             raise ConfigError("by_epoch", "a chain has no by_epoch of its own: each param_scheduler entry has one",
                               self.by_epoch)
-        self._timeline: Optional[Timeline] = None
-        self._tables: dict[tuple[float, ...], np.ndarray] = {}
 
-    def check(self, timeline: Timeline) -> None:
+    def curves(self, timeline: Timeline) -> tuple[ChainCurve, ...]:
+        """One curve per scheduled key, the schedulers of each in list order."""
+        keys: dict[str, list[Mapping[str, Any]]] = {"lr": []}
         for i, spec in enumerate(self.param_scheduler):
             try:
                 key = resolve(spec, timeline).key
             except ConfigError as err:
                 raise err.under(f"param_scheduler.{i}") from None
-            if key != "lr":
-                raise ConfigError(f"param_scheduler.{i}.type", f"schedules {key}; schedule=chain writes lr only",
-                                  spec.get("type"))
-        self._timeline = timeline
-
-    def lr(self, base: np.ndarray, progress: np.ndarray, total: int) -> np.ndarray:
-        if self._timeline is None or self._timeline.max_iters != total:
-            raise ConfigError("schedule", "a chain needs the run's timeline (build it with build_schedule)")
-        bases = tuple(float(b) for b in np.asarray(base)[:, 0])
-        if bases not in self._tables:
-            tables = chain_tables(self.param_scheduler, {"lr": bases}, self._timeline)
-            self._tables[bases] = tables.get("lr", np.repeat(np.asarray(bases)[:, None], total, axis=1))
-        return self._tables[bases][:, np.clip(np.asarray(progress), 0, total - 1)]
+            keys.setdefault(key, []).append(spec)
+        return tuple(ChainCurve(key, tuple(specs)) for key, specs in keys.items())
 
 
 def plain(value: Any) -> Any:
