@@ -38,6 +38,7 @@ MMENGINE_KEYS = ("optim_wrapper", "param_scheduler", "train_cfg")
 DEFAULT_CONSTRUCTOR = "DefaultOptimWrapperConstructor"
 QUIET_HOOKS = {"timer": "IterTimerHook", "param_scheduler": "ParamSchedulerHook",
                "sampler_seed": "DistSamplerSeedHook"}  # what optkit's loop does anyway
+DEFAULT_LOOPS = ("val_cfg", "test_cfg")  # `dict()`: MMEngine's default ValLoop / TestLoop
 CUSTOM_OPTIMIZER = ("bring the class with optimizer=custom optimizer._target_=<module>.{kind} (docs/tutorial.md, "
                     "custom optimizer)")
 
@@ -70,7 +71,7 @@ def translate_mmengine(cfg: dict[str, Any], source: str) -> Translation:
     for key, handler in HANDLERS.items():
         handler(cfg.get(key, ABSENT), t, cfg)
     for key in cfg:
-        if key not in HANDLERS:
+        if key not in HANDLERS and not (key in DEFAULT_LOOPS and cfg[key] == {}):
             t.skip(key, OTHER_KEYS.get(key, "not a setting MMEngine's runner reads (a variable of the file?)"))
     match_options(t)
     t.dropped = [line for line in t.skipped if line.split(".")[0].split(":")[0] in SETTINGS]

@@ -134,18 +134,20 @@ def chain_tables(specs: Sequence[Mapping[str, Any]], bases: Mapping[str, Sequenc
         own_bases.append(s.phase.start([float(v) for v in bases[s.key]]))
         if isinstance(s.phase, OneCycle):  # MMEngine sets initial_lr; later schedulers read it too
             bases = {**bases, s.key: own_bases[-1]}
-    tables = {key: np.empty((len(values), timeline.max_iters)) for key, values in current.items()}
-    written = 0
+    # Each key's values after every event, and the first step that sees them; expanded at the end.
+    starts: dict[str, list[int]] = {key: [0] for key in current}
+    rows: dict[str, list[list[float]]] = {key: [values] for key, values in current.items()}
     for at, _, index, k in events(chain, timeline):
-        if at > written:
-            for key, values in current.items():
-                tables[key][:, written:at] = np.asarray(values)[:, None]
-            written = at
         s = chain[index]
-        current[s.key] = s.phase.value(k, current[s.key], own_bases[index])
-    for key, values in current.items():
-        tables[key][:, written:] = np.asarray(values)[:, None]
-    return tables
+        values = s.phase.value(k, current[s.key], own_bases[index])
+        current[s.key] = values
+        if starts[s.key][-1] == at:
+            rows[s.key][-1] = values
+        else:
+            starts[s.key].append(at)
+            rows[s.key].append(values)
+    return {key: np.repeat(np.asarray(rows[key]).T, np.diff([*starts[key], timeline.max_iters]), axis=1)
+            for key in current}
 
 
 @dataclass
