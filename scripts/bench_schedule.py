@@ -60,10 +60,14 @@ def optkit_loop(n_groups: int, steps: int, momentum: bool, make=sgd) -> Callable
     timeline = Timeline(iters_per_epoch=1000, max_iters=steps)
     schedule = Schedule(CosineAnnealing(by_epoch=False), Warmup("linear", WARMUP, 0.01), timeline,
                         CyclicMomentum() if momentum else None)
+    return applying(lambda: Scheduler(make(n_groups), schedule), steps)
+
+
+def applying(build: Callable[[], Scheduler], steps: int) -> Callable[[], float]:
+    """`Scheduler.apply` over the steps, the Scheduler built untimed (a chain replays there)."""
 
     def run() -> float:
-        scheduler = Scheduler(make(n_groups), schedule)
-        apply = scheduler.apply
+        apply = build().apply
         start = time.perf_counter()
         for step in range(steps):
             apply(step)
@@ -88,20 +92,6 @@ def sgd_wd(n_groups: int) -> torch.optim.SGD:
     for group in optimizer.param_groups:
         group["weight_decay"] = 1e-4
     return optimizer
-
-
-def chain_loop(n_groups: int, steps: int) -> Callable[[], float]:
-    """The per-step cost of a chain; its replay happens when the Scheduler is built (untimed)."""
-
-    def run() -> float:
-        scheduler = Scheduler(sgd_wd(n_groups), chain_schedule(steps))
-        apply = scheduler.apply
-        start = time.perf_counter()
-        for step in range(steps):
-            apply(step)
-        return time.perf_counter() - start
-
-    return run
 
 
 def chain_replay(n_groups: int, steps: int) -> Callable[[], float]:
@@ -241,7 +231,7 @@ def main() -> None:
         if n == 8:
             variants[f"optkit+momentum {n}"] = optkit_loop(n, args.steps, momentum=True)
             variants[f"optkit+betas {n}"] = optkit_loop(n, args.steps, momentum=True, make=adam)
-            variants[f"chain {n}"] = chain_loop(n, args.steps)
+            variants[f"chain {n}"] = applying(lambda: Scheduler(sgd_wd(8), chain_schedule(args.steps)), args.steps)
             variants[f"chain replay {n}"] = chain_replay(n, args.steps)
         variants[f"torch {n}"] = torch_loop(n, args.steps)
     per_step = interleaved(variants, args.repeats)

@@ -28,7 +28,8 @@ from optkit.errors import ConfigError
 from optkit.from_mmcv.match import match_options
 from optkit.from_mmcv.read import Unevaluable
 from optkit.from_mmcv.translate import DATA_SETS, OTHER_KEYS as MMCV_KEYS
-from optkit.from_mmcv.translate import PARAMWISE_FIELDS, custom_imports, loss_scale, optimizer_arguments, paramwise
+from optkit.from_mmcv.translate import (PARAMWISE_FIELDS, accumulate, custom_imports, loss_scale, optimizer_arguments,
+                                        paramwise)
 from optkit.from_mmcv.translation import ABSENT, Translation, checked_dict, evaluated, fmt, take
 from optkit.schedule.chain import kind_of
 
@@ -120,11 +121,8 @@ def optim_wrapper(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
         if name == "clip_grad":
             clip_grad(item, t)
         elif name == "accumulative_counts":
-            t.set(("grad", "accumulate"), item)
-            if item != 1:
-                t.set(("grad", "remainder"), "mmcv")
-                t.note("optim_wrapper.accumulative_counts", "grad.remainder=mmcv keeps MMEngine's windows and "
-                       "iteration clock (the schedule and max_iters count micro-batches)")
+            accumulate("optim_wrapper.accumulative_counts", item, t, "MMEngine's windows and iteration clock (the "
+                       "schedule and max_iters count micro-batches)")
         else:
             t.skip(f"optim_wrapper.{name}", f"not an argument of {kind} optkit has")
 

@@ -161,17 +161,22 @@ def optimizer_config(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
         elif name == "grad_clip":
             grad_clip(item, t)
         elif name == "cumulative_iters":
-            t.set(("grad", "accumulate"), item)
-            if item != 1:
-                t.set(("grad", "remainder"), "mmcv")
-                t.note(key, "grad.remainder=mmcv keeps MMCV's windows and micro-batch clock (warmup and max_iters "
-                       "count micro-batches); optkit's default grad.remainder=flush makes k x b equal the big batch "
-                       "exactly, with iterations counting optimizer steps")
+            accumulate(key, item, t, "MMCV's windows and micro-batch clock (warmup and max_iters count "
+                       "micro-batches)")
         elif name == "detect_anomalous_params":
             if item:
                 t.skip(key, "a DDP debugging aid; no optkit equivalent")
         elif item != arguments[name]:
             t.skip(key, "an fp16 all-reduce detail of MMCV's hook; optkit's DDP does its own")
+
+
+def accumulate(key: str, item: Any, t: Translation, clock: str) -> None:
+    """Gradient accumulation over `item` micro-batches, with the reference's windows and clock."""
+    t.set(("grad", "accumulate"), item)
+    if item != 1:
+        t.set(("grad", "remainder"), "mmcv")
+        t.note(key, f"grad.remainder=mmcv keeps {clock}; optkit's default grad.remainder=flush makes k x b equal "
+               "the big batch exactly, with iterations counting optimizer steps")
 
 
 def grad_clip(value: Any, t: Translation) -> None:
