@@ -6,7 +6,7 @@ One function per MMEngine key, as `translate.py` has for MMCV 1.x:
 |---|---|
 | `optim_wrapper.type` OptimWrapper / AmpOptimWrapper | nothing / `trainer.amp=fp16` (`dtype='bfloat16'`: `bf16`) |
 | `optim_wrapper.optimizer` | `optimizer=<option>` + `optimizer.*` (torch lacks it: `optimizer=custom`) |
-| `optim_wrapper.paramwise_cfg` | `paramwise.*`, `flat_decay_mult` included |
+| `optim_wrapper.paramwise_cfg` | `paramwise.*`, `flat_decay_mult` included; `paramwise.rule_order=mmengine` where the order matters |
 | `optim_wrapper.clip_grad` | `grad.clip.max_norm/norm_type` (type norm), `grad.clip_value` (type value) |
 | `optim_wrapper.accumulative_counts` | `grad.accumulate` + `grad.remainder=mmcv` |
 | `param_scheduler` | `schedule=chain` + `schedule.param_scheduler` (lr, momentum, weight decay, any key) |
@@ -39,6 +39,9 @@ MMENGINE_KEYS = ("optim_wrapper", "param_scheduler", "train_cfg")
 DEFAULT_CONSTRUCTOR = "DefaultOptimWrapperConstructor"
 QUIET_HOOKS = {"timer": "IterTimerHook", "param_scheduler": "ParamSchedulerHook",
                "sampler_seed": "DistSamplerSeedHook"}  # what optkit's loop does anyway
+MMENGINE_PARAMWISE = tuple(name for name in PARAMWISE_FIELDS if name != "rule_order")
+# Where MMEngine's weight-decay rule order differs from MMCV's (optim/paramwise.py, decay_rule).
+ORDER_SENSITIVE = ("bias_decay_mult", "dwconv_decay_mult", "flat_decay_mult")
 DEFAULT_LOOPS = ("val_cfg", "test_cfg")  # `dict()`: MMEngine's default ValLoop / TestLoop
 CUSTOM_OPTIMIZER = ("bring the class with optimizer=custom optimizer._target_=<module>.{kind} (docs/tutorial.md, "
                     "custom optimizer)")
@@ -111,9 +114,10 @@ def optim_wrapper(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     elif optimizer is ABSENT:
         t.skip("optim_wrapper.optimizer", "missing: MMEngine's OptimWrapper needs an optimizer")
     if paramwise_cfg is not ABSENT:
-        paramwise(paramwise_cfg, t, "optim_wrapper.paramwise_cfg", PARAMWISE_FIELDS,
+        paramwise(paramwise_cfg, t, "optim_wrapper.paramwise_cfg", MMENGINE_PARAMWISE,
                   "MMEngine copies it into the param group; optkit's custom_keys hold lr_mult and decay_mult only")
-        mmengine_paramwise_notes(paramwise_cfg, t)
+        if any(("paramwise", name) in t.values for name in ORDER_SENSITIVE):
+            t.set(("paramwise", "rule_order"), "mmengine")
     if constructor is not ABSENT and constructor != DEFAULT_CONSTRUCTOR:
         t.skip("optim_wrapper.constructor", f"{constructor!r}: port it to a function (model, optimizer_cfg, "
                "paramwise_cfg) -> optimizer and set optimizer_constructor._target_ (docs/tutorial.md)")
@@ -125,13 +129,6 @@ def optim_wrapper(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
                        "schedule and max_iters count micro-batches)")
         else:
             t.skip(f"optim_wrapper.{name}", f"not an argument of {kind} optkit has")
-
-
-def mmengine_paramwise_notes(value: Any, t: Translation) -> None:
-    if isinstance(value, dict) and value.get("bias_decay_mult") is not None \
-            and value.get("dwconv_decay_mult") is not None:
-        t.note("optim_wrapper.paramwise_cfg", "a depthwise-conv bias gets bias_decay_mult in MMEngine and "
-               "dwconv_decay_mult in optkit (MMCV's order)")
 
 
 def clip_grad(value: Any, t: Translation) -> None:
