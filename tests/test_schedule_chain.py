@@ -78,3 +78,48 @@ def test_bad_scheduler_is_one_config_error(spec: dict, key: str, problem: str) -
 def test_runner_defaults_and_conversion(spec: dict, expected: tuple) -> None:
     phase = resolve(spec, TIMELINE).phase
     assert (phase.begin, phase.end, getattr(phase, "T_max", None), phase.by_epoch) == expected
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["warmup=linear"], "warmup"),
+    (["momentum=cosine", "optimizer=sgd", "optimizer.momentum=0.9",
+      "schedule.param_scheduler=[{type:StepMomentum,step_size:2}]"], "momentum"),
+    (["schedule.param_scheduler=[{type:StepLR}]"], "schedule.param_scheduler.0.step_size"),
+])
+def test_chain_beside_other_groups_is_one_config_error(overrides, key):
+    from optkit.schedule.build import build_schedule
+    from tests.conftest import compose_config
+
+    cfg = compose_config(["schedule=chain", *overrides])
+    with pytest.raises(ConfigError) as err:
+        build_schedule(cfg, TIMELINE)
+    assert err.value.key == key
+
+
+def test_scheduler_writes_the_chain_into_the_groups():
+    """Training's Scheduler writes lr, weight decay and Adam's beta1 from the chain's tables."""
+    import torch
+
+    from optkit.schedule import Chain, Schedule, Scheduler, Warmup
+
+    specs = [{"type": "LinearLR", "start_factor": 0.1, "end": 2, "convert_to_iter_based": True},
+             {"type": "CosineAnnealingLR", "eta_min": 1e-4, "begin": 2},
+             {"type": "CosineAnnealingParamScheduler", "param_name": "weight_decay", "eta_min": 1e-3},
+             {"type": "LinearMomentum", "start_factor": 0.9, "by_epoch": False, "end": 30}]
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
+    optimizer = torch.optim.AdamW([{"params": [params[0]]}, {"params": [params[1]], "lr": 0.01, "weight_decay": 0.0,
+                                                              "lr_mult": 0.1, "decay_mult": 0.0}],
+                                  lr=0.1, weight_decay=0.05, betas=(0.9, 0.999))
+    optimizer.param_groups[0].update(lr_mult=1.0, decay_mult=1.0)
+    chain = Chain(param_scheduler=specs)
+    scheduler = Scheduler(optimizer, Schedule(None, Warmup(), TIMELINE, extra=chain.curves(TIMELINE)))
+    bases = scheduler.bases  # optimizer.defaults × the group's multiplier (optkit.schedule.keys)
+    assert bases == {"lr": [0.1, 0.1 * 0.1], "weight_decay": [0.05, 0.0], "momentum": [0.9, 0.9]}
+    tables = {key: chain_tables([s for s in specs if resolve(s, TIMELINE).key == key], {key: bases[key]}, TIMELINE)[key]
+              for key in bases}
+    for step in (0, 7, 19, 20, 55, 99):
+        scheduler.apply(step)
+        for g, group in enumerate(optimizer.param_groups):
+            assert group["lr"] == tables["lr"][g, step] and group["weight_decay"] == tables["weight_decay"][g, step]
+            assert group["betas"] == (tables["momentum"][g, step], 0.999)
+    assert optimizer.param_groups[1]["weight_decay"] > 0  # MMEngine's absolute eta_min reaches the no-decay group
