@@ -81,7 +81,6 @@ def test_runner_defaults_and_conversion(spec: dict, expected: tuple) -> None:
 
 
 @pytest.mark.parametrize("overrides, key", [
-    (["warmup=linear"], "warmup"),
     (["momentum=cosine", "optimizer=sgd", "optimizer.momentum=0.9",
       "schedule.param_scheduler=[{type:StepMomentum,step_size:2}]"], "momentum"),
     (["schedule.param_scheduler=[{type:StepLR}]"], "schedule.param_scheduler.0.step_size"),
@@ -94,6 +93,19 @@ def test_chain_beside_other_groups_is_one_config_error(overrides, key):
     with pytest.raises(ConfigError) as err:
         build_schedule(cfg, TIMELINE)
     assert err.value.key == key
+
+
+def test_an_mmcv_warmup_multiplies_the_chains_lr():
+    from optkit.schedule.build import build_schedule
+    from tests.conftest import compose_config
+
+    chain = ["schedule=chain", "schedule.param_scheduler=[{type:ExponentialLR,gamma:0.9,by_epoch:false}]"]
+    plain = build_schedule(compose_config(chain), TIMELINE).lr([0.1], np.arange(100))
+    warmed = build_schedule(compose_config([*chain, "warmup=linear", "warmup.iters=5", "warmup.ratio=0.1"]),
+                            TIMELINE).lr([0.1], np.arange(100))
+    factor = 1 - (1 - np.arange(5) / 5) * (1 - 0.1)  # MMCV's linear warmup
+    np.testing.assert_array_equal(warmed[:, 5:], plain[:, 5:])
+    np.testing.assert_allclose(warmed[0, :5], plain[0, :5] * factor, rtol=1e-15)
 
 
 def test_scheduler_writes_the_chain_into_the_groups():

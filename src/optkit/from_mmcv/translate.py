@@ -104,7 +104,7 @@ def optimizer_arguments(key: str, kind: Any, d: dict[str, Any], t: Translation, 
 
 
 PARAMWISE_FIELDS = tuple(f.name for f in dataclasses.fields(ParamwiseConfig) if f.name != "dcn_types")
-MMENGINE_ONLY = ("flat_decay_mult", "rule_order")  # MMEngine's DefaultOptimWrapperConstructor adds these
+MMENGINE_ONLY = ("flat_decay_mult", "rule_order")  # MMEngine's option, and the switch to its rule order
 MMCV_PARAMWISE = tuple(name for name in PARAMWISE_FIELDS if name not in MMENGINE_ONLY)
 CUSTOM_KEY_FIELDS = ("lr_mult", "decay_mult")
 

@@ -35,12 +35,10 @@ def build_schedule(cfg: Any, timeline: Timeline) -> Schedule:
 
 
 def chain_schedule(chain: Chain, warmup: Warmup, momentum: Any, timeline: Timeline) -> Schedule:
-    """`schedule=chain`: a curve per key its schedulers write; a warmup is one of its phases
-    (LinearLR), and a momentum policy beside it may not drive a key the chain drives."""
-    if warmup.length(timeline):
-        raise ConfigError("warmup", "a chain warms up with its own phases (a LinearLR); use warmup=none", warmup.kind)
+    """`schedule=chain`: a curve per key its schedulers write (`warmup` multiplies its lr, as
+    it does any policy's); a momentum policy beside it may not drive a key the chain drives."""
     with under("schedule"):
-        curves = chain.curves(timeline)
+        curves = chain.curves(timeline, warmup)
     if momentum is not None:
         with under("momentum"):
             momentum.check(timeline)

@@ -29,6 +29,7 @@ from optkit.errors import ConfigError
 from optkit.schedule.phases import PHASES, OneCycle, Phase
 from optkit.schedule.policy import LrPolicy
 from optkit.schedule.timeline import Timeline
+from optkit.schedule.warmup import Warmup
 
 SUFFIXES = {"LR": "lr", "Momentum": "momentum", "ParamScheduler": None}
 COMMON = ("type", "param_name", "convert_to_iter_based")
@@ -157,6 +158,7 @@ class ChainCurve:
 
     key: str
     specs: tuple[Mapping[str, Any], ...]
+    warmup: Warmup = field(default_factory=Warmup)  # an MMCV warmup multiplying the chain (lr only)
     _tables: dict = field(default_factory=dict, compare=False, repr=False)
 
     def values(self, bases: np.ndarray, steps: np.ndarray, timeline: Timeline) -> np.ndarray:
@@ -164,7 +166,11 @@ class ChainCurve:
         if cache not in self._tables:
             tables = chain_tables(self.specs, {self.key: cache[0]}, timeline)
             self._tables[cache] = tables.get(self.key, np.repeat(np.asarray(cache[0])[:, None], timeline.max_iters, 1))
-        return self._tables[cache][:, np.clip(steps, 0, timeline.max_iters - 1)]
+        values = self._tables[cache][:, np.clip(steps, 0, timeline.max_iters - 1)]
+        warm = self.warmup.length(timeline)
+        if warm:
+            values = np.where(steps < warm, values * self.warmup.factor(np.minimum(steps, warm), warm), values)
+        return values
 
     def check(self, bases: Sequence[float], timeline: Timeline) -> None:
         """Per-group lists (OneCycle's eta_max) must match the groups."""
@@ -190,8 +196,10 @@ class Chain(LrPolicy):
             raise ConfigError("by_epoch", "a chain has no by_epoch of its own: each param_scheduler entry has one",
                               self.by_epoch)
 
-    def curves(self, timeline: Timeline) -> tuple[ChainCurve, ...]:
-        """One curve per scheduled key, the schedulers of each in list order."""
+    def curves(self, timeline: Timeline, warmup: Optional[Warmup] = None) -> tuple[ChainCurve, ...]:
+        """One curve per scheduled key, the schedulers of each in list order; an MMCV `warmup`
+        multiplies the lr as it multiplies any policy's (MMEngine configs warm up with a
+        LinearLR phase instead)."""
         keys: dict[str, list[Mapping[str, Any]]] = {"lr": []}
         for i, spec in enumerate(self.param_scheduler):
             try:
@@ -199,7 +207,8 @@ class Chain(LrPolicy):
             except ConfigError as err:
                 raise err.under(f"param_scheduler.{i}") from None
             keys.setdefault(key, []).append(spec)
-        return tuple(ChainCurve(key, tuple(specs)) for key, specs in keys.items())
+        return tuple(ChainCurve(key, tuple(specs), warmup if key == "lr" and warmup else Warmup())
+                     for key, specs in keys.items())
 
 
 def plain(value: Any) -> Any:
