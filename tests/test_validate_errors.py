@@ -101,7 +101,9 @@ BAD = [
     (["trainer.amp=fp16", "trainer.device=cpu"], "trainer.amp"),
     (["custom_imports=[no_such_module]"], "custom_imports"),
     (["optimizer._target_=torch.optim.Nope"], "optimizer._target_"),
-    (["optimizer=lbfgs"], "optimizer._target_"),
+    (["optimizer=lbfgs", "grad.accumulate=2"], "grad.accumulate"),
+    (["optimizer=sam", "optimizer@optimizer.base=lbfgs"], "optimizer.base"),
+    (["optimizer=sam", "optimizer.base.lr=-1"], "optimizer.base.lr"),
     # a sweep: every job is checked
     (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr"),
     (["-m", "schedule=cosine,cosin"], "schedule"),
