@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import shutil
 
 import pytest
 import torch
@@ -15,6 +16,8 @@ from torch import nn
 from optkit.grad import GradStep, Window
 from optkit.multipass import ClosureStep, SAMStep, needs_closure, step_class
 from optkit.optim import SAM
+from optkit.train import run
+from tests.conftest import compose_config
 
 X, Y = torch.randn(12, 6, generator=torch.Generator().manual_seed(0)), torch.arange(12) % 3
 FULL = Window((torch.arange(12),), (1.0,), 0)
@@ -238,3 +241,32 @@ def test_sam_resumes_exactly_from_its_state_dict(base):
     assert all(a is b for a, b in zip(again.base.param_groups, again.param_groups)) and again.base.state is again.state
     sam_steps(resumed, again, 2, seed=2)
     assert_same(model, resumed, exact=True)
+
+
+# --- through the training loop: resumed runs end bitwise where uninterrupted ones end ---------
+
+RESUMED = {
+    "lbfgs": ["model=mlp", "optimizer=lbfgs", "optimizer.max_iter=4"],
+    "sam": ["optimizer=sam", "optimizer@optimizer.base=adamw", "optimizer.adaptive=true", "optimizer.rho=0.5",
+            "grad=clip", "grad.accumulate=2", "model=cnn"],
+    "muon": ["optimizer=muon", "model=cnn"],
+}
+
+
+@pytest.mark.parametrize("case", RESUMED)
+def test_resumed_from_a_mid_run_checkpoint_ends_bitwise(case, tmp_path):
+    """Run 4 steps with a checkpoint after each; start again from the step-3 checkpoint (prev.pt
+    of the finished run) in a new directory: the last step and the saved state are the same."""
+    overrides = [*RESUMED[case], "trainer.max_iters=4", "trainer.ckpt_every=1",
+                 "trainer.ckpt_by_epoch=false", "schedule=fixed", "logging.tensorboard=false", "logging.progress=false"]
+    run(compose_config(overrides), run_dir=tmp_path / "full")
+    (tmp_path / "cut").mkdir()
+    shutil.copy(tmp_path / "full" / "prev.pt", tmp_path / "cut" / "last.pt")
+    assert torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["progress"]["step"] == 3
+    run(compose_config(overrides), run_dir=tmp_path / "cut")
+    full, cut = (torch.load(tmp_path / d / "last.pt", weights_only=True) for d in ("full", "cut"))
+    assert cut["progress"]["step"] == 4
+    assert all(torch.equal(full["model"][k], cut["model"][k]) for k in full["model"])
+    flat_full, flat_cut = (torch.utils._pytree.tree_leaves(c["optimizer"]["state"]) for c in (full, cut))
+    assert flat_full and len(flat_full) == len(flat_cut)
+    assert all(torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b for a, b in zip(flat_full, flat_cut))
