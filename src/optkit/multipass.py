@@ -31,7 +31,8 @@ from typing import Callable, Iterator, Optional
 import torch
 from torch import nn
 
-from optkit.grad import GradStep, StepResult, Window
+from optkit.grad import GradStep, StepResult
+from optkit.plan import Window
 from optkit.optim.sam import SAM
 
 Batch = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
