@@ -77,7 +77,7 @@ BAD = [
     ([VIT_TYPO, "model=vit_tiny"], "paramwise.custom_keys.backbone.cls_tokn"),
     (["+paramwise.custom_keys={nothing:{lr_mult:2}}"], "paramwise.custom_keys.nothing"),
     (["paramwise.norm_decay_mult=0", "optimizer=sgd", "optimizer.weight_decay=null"], "paramwise.norm_decay_mult"),
-    (["optimizer=muon", "model=mlp"], "optimizer._target_"),
+    (["optimizer=lbfgs", "+paramwise.custom_keys={head:{lr_mult:10}}"], "optimizer"),  # LBFGS: one group only
     (["optimizer=sparse_adam"], "optimizer._target_"),
     (["momentum=cosine", "optimizer=adagrad"], "momentum"),
     (["model=vit_tiny", "model.num_heads=5"], "model.num_heads"),

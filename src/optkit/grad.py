@@ -53,7 +53,9 @@ class GradStep:
 
     One host sync per step, the non-finite check (`check_finite=False` leaves it out, for
     benchmarks); the norm, the clip factor and fp16's skipped-step count stay on the
-    device until the loop reads them at a log point (`amp_values`).
+    device until the loop reads them at a log point (`amp_values`). A step is `backward`
+    then `apply`; the steps of closure optimizers and SAM (`optkit.multipass`) are
+    subclasses that call these halves in their own order.
     """
 
     def __init__(
