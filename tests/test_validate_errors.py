@@ -77,7 +77,7 @@ BAD = [
     ([VIT_TYPO, "model=vit_tiny"], "paramwise.custom_keys.backbone.cls_tokn"),
     (["+paramwise.custom_keys={nothing:{lr_mult:2}}"], "paramwise.custom_keys.nothing"),
     (["paramwise.norm_decay_mult=0", "optimizer=sgd", "optimizer.weight_decay=null"], "paramwise.norm_decay_mult"),
-    (["optimizer=muon", "model=mlp"], "optimizer._target_"),
+    (["optimizer=lbfgs", "+paramwise.custom_keys={head:{lr_mult:10}}"], "optimizer"),  # LBFGS: one group only
     (["optimizer=sparse_adam"], "optimizer._target_"),
     (["momentum=cosine", "optimizer=adagrad"], "momentum"),
     (["model=vit_tiny", "model.num_heads=5"], "model.num_heads"),
@@ -101,7 +101,9 @@ BAD = [
     (["trainer.amp=fp16", "trainer.device=cpu"], "trainer.amp"),
     (["custom_imports=[no_such_module]"], "custom_imports"),
     (["optimizer._target_=torch.optim.Nope"], "optimizer._target_"),
-    (["optimizer=lbfgs"], "optimizer._target_"),
+    (["optimizer=lbfgs", "grad.accumulate=2"], "grad.accumulate"),
+    (["optimizer=sam", "optimizer@optimizer.base=lbfgs"], "optimizer.base"),
+    (["optimizer=sam", "optimizer.base.lr=-1"], "optimizer.base.lr"),
     # a sweep: every job is checked
     (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr"),
     (["-m", "schedule=cosine,cosin"], "schedule"),

@@ -3,8 +3,9 @@ its param groups, the schedule's timeline and the schedule itself.
 
 `validate.check` builds it so that every check that needs the model or the run length
 happens before Hydra creates a directory (a custom key that matches no parameter, a
-momentum schedule for an optimizer without momentum, SparseAdam or Muon on parameters
-they cannot step, more cycles than steps, a batch larger than the data with drop_last).
+momentum schedule for an optimizer without momentum, SparseAdam on parameters it
+cannot step, LBFGS given several param groups, more cycles than steps, a batch larger
+than the data with drop_last).
 `plot_lr` draws its curves from it. A model on the meta device allocates nothing, so this
 costs milliseconds even for a large model and runs for every job of a sweep.
 """

@@ -26,6 +26,7 @@ from optkit.grad import GradStep, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit
+from optkit.multipass import step_class
 from optkit.optim import build_optimizer, describe_param_groups, kernel
 from optkit.plan import WindowPlan, epoch_slices, make_timeline
 from optkit.preempt import StopRequest
@@ -169,9 +170,9 @@ def build_grad_step(cfg: DictConfig, model: nn.Module, optimizer: torch.optim.Op
                     scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager],
                     check_finite: bool = True) -> GradStep:
     """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling, and
-    (training) the non-finite check."""
+    (training) the non-finite check; a closure optimizer's or SAM's own kind of step."""
     clip = cfg.grad.clip
-    return GradStep(
+    return step_class(optimizer)(
         model, optimizer, F.cross_entropy,
         max_norm=None if clip is None else clip.max_norm,
         norm_type=2.0 if clip is None else clip.norm_type,
