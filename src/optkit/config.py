@@ -2,7 +2,8 @@
 
 The root schema `TrainConfig` types the fixed groups (paramwise, grad, trainer, logging);
 each option of a group whose fields depend on the option (model, data, schedule, warmup, momentum)
-starts from a schema registered under `schema/` (`defaults: [/schema/<group>/<option>@_here_]`).
+starts from a schema registered under `schema/` (`defaults: [/schema/<group>/<option>@_here_]`);
+ema and swa likewise, from `optkit.averaging`'s settings classes.
 YAML files only pick options and recipe values, so a default lives in exactly one place: a
 dataclass below or, for schedules, warmup and momentum, the policy dataclass itself (`target_schema`
 derives the config from its fields). Optimizers are the
@@ -22,7 +23,7 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from optkit import schedule
+from optkit import averaging, schedule
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -220,6 +221,8 @@ class TrainConfig:
     schedule: Any = MISSING
     warmup: Any = MISSING
     momentum: Any = None
+    ema: Any = None  # model EMA (conf/ema): null, timm-style or MMCV EMAHook
+    swa: Any = None  # stochastic weight averaging (conf/swa): null or torch.optim.swa_utils
     paramwise: ParamwiseConfig = field(default_factory=ParamwiseConfig)
     grad: GradConfig = field(default_factory=GradConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -279,6 +282,9 @@ def register() -> ConfigStore:
     cs.store(group="schema/warmup", name="warmup", node=target_schema(schedule.Warmup, "optkit.schedule.Warmup"))
     for name, policy in schedule.MOMENTUM_POLICIES.items():
         cs.store(group="schema/momentum", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
+    for name, policy in averaging.EMA_POLICIES.items():
+        cs.store(group="schema/ema", name=name, node=target_schema(policy, f"optkit.averaging.{policy.__name__}"))
+    cs.store(group="schema/swa", name="swa", node=target_schema(averaging.Swa, "optkit.averaging.Swa"))
     return cs
 
 

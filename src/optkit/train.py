@@ -21,12 +21,13 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from optkit import checkpoint, distributed, resume, validate
+from optkit.averaging import hooks as averaging_hooks
 from optkit.data import Dataset, batch_slices
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, WindowPlan, steps_per_epoch, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
-from optkit.loop import Progress, Run, fit
+from optkit.loop import Progress, Run, fit, training_inputs
 from optkit.optim import build_optimizer, describe_param_groups, kernel
 from optkit.preempt import StopRequest
 from optkit.schedule import Schedule, Scheduler, Timeline
@@ -119,17 +120,25 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
     logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
+    averaging, scheduler = averaging_hooks.build(
+        instantiate_at("ema", cfg.ema) if cfg.ema is not None else None,
+        instantiate_at("swa", cfg.swa) if cfg.swa is not None else None,
+        built.model, built.optimizer, Scheduler(built.optimizer, built.schedule), built.timeline.iters_per_epoch,
+        lambda: training_inputs(loop_run, 0), built.autocast)
+    if found is not None:
+        resume.restore_averaging(found, averaging)
     save = checkpoint.Checkpointer(run_dir, built.model, built.optimizer, built.scaler,
-                                   OmegaConf.to_container(cfg, resolve=True), enabled=info.is_main)
+                                   OmegaConf.to_container(cfg, resolve=True), enabled=info.is_main,
+                                   averaging=averaging)
     loop_run = Run(
         model=model, data=built.data, grad_step=build_grad_step(cfg, model, built.optimizer, built.scaler,
                                                                 built.autocast),
-        scheduler=Scheduler(built.optimizer, built.schedule), windows=built.windows, logger=logger, dist=info,
+        scheduler=scheduler, windows=built.windows, logger=logger, dist=info,
         val_batch_size=cfg.data.val_batch_size, shuffle=cfg.data.shuffle, seed=cfg.trainer.seed,
         log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=built.autocast,
         checkpoint=save, group_names=built.group_names, nonfinite=cfg.trainer.nonfinite,
-        max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(),
+        max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(), averaging=averaging,
     )
     try:
         progress = fit(loop_run, progress)
