@@ -144,12 +144,12 @@ class Checkpointer:
                 "rng": rng_state(),
                 "config": self.config,
             }
-        if self.averaging.key is not None:
-            state[self.averaging.key] = averaged
-        if last:
-            save_last(state, self.run_dir)
-        if best:
-            atomic_save(state, self.run_dir / BEST)
+            if self.averaging.key is not None:
+                state[self.averaging.key] = averaged
+            if last:  # inside the block: state_dict() holds the live tensors, not copies
+                save_last(state, self.run_dir)
+            if best:
+                atomic_save(state, self.run_dir / BEST)
 
 
 def rng_state() -> dict[str, Any]:
