@@ -18,9 +18,10 @@ from optkit.averaging.hooks import Averaging
 from optkit.data import Dataset, epoch_order, eval_batches, shard
 from optkit.distributed import DistInfo, mean_over_ranks, unwrap
 from optkit.errors import NonFiniteError
-from optkit.grad import GradStep, Window, WindowPlan
+from optkit.grad import GradStep
 from optkit.logging import RunLogger, Throughput
 from optkit.optim.modes import eval_weights, train_mode
+from optkit.plan import Window, WindowPlan
 from optkit.preempt import StopRequest
 from optkit.schedule import Scheduler
 
