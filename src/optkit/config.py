@@ -215,6 +215,16 @@ class LayerDecayConfig(OptimizerConstructorConfig):
 
 
 @dataclass
+class AutoScaleLrConfig:
+    """MMDetection / MMEngine `auto_scale_lr` (optkit.optim.auto_scale_lr): optimizer.lr ×
+    (world size × data.batch_size × grad.accumulate) / base_batch_size, or its square root."""
+
+    enable: bool = False
+    base_batch_size: Optional[int] = None  # the total batch optimizer.lr was written for
+    rule: str = "linear"  # linear | sqrt
+
+
+@dataclass
 class TrainConfig:
     """The root: one field per config group plus MMCV's top-level keys."""
 
@@ -228,6 +238,7 @@ class TrainConfig:
     swa: Any = None  # stochastic weight averaging (conf/swa): null or torch.optim.swa_utils
     paramwise: ParamwiseConfig = field(default_factory=ParamwiseConfig)
     grad: GradConfig = field(default_factory=GradConfig)
+    auto_scale_lr: AutoScaleLrConfig = field(default_factory=AutoScaleLrConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     optimizer_constructor: Any = MISSING

@@ -27,7 +27,7 @@ from optkit.grad import GradStep, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
 from optkit.loop import Progress, Run, fit, training_inputs
-from optkit.optim import build_optimizer, describe_param_groups, kernel
+from optkit.optim import auto_scale_lr, build_optimizer, describe_param_groups, kernel
 from optkit.plan import WindowPlan, epoch_slices, make_timeline
 from optkit.preempt import StopRequest
 from optkit.schedule import Schedule, Scheduler, Timeline
@@ -79,7 +79,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     device = pick_device(cfg.trainer.device, info)
     built = build_components(cfg, info, device)
     if cfg.trainer.dry_run:
-        print(dry_run_report(cfg, built))
+        print(dry_run_report(cfg, built, info.world_size))
         return float("nan")
 
     run_dir = Path(run_dir) if run_dir is not None else output_dir()
@@ -127,8 +127,9 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     return progress.best_acc
 
 
-def dry_run_report(cfg: DictConfig, built: "Components") -> str:
-    """`trainer.dry_run=true`: the optimizer, its step kernel, the param-group table and the run length."""
+def dry_run_report(cfg: DictConfig, built: "Components", world_size: int = 1) -> str:
+    """`trainer.dry_run=true`: the optimizer, its step kernel, the lr scaling (auto_scale_lr),
+    the param-group table and the run length."""
     optimizer, timeline = built.optimizer, built.timeline
     unit = "micro-batches" if cfg.grad.remainder == "mmcv" else "steps"
     asked = ", ".join(f"optimizer.{k}={json.dumps(cfg.optimizer[k])}" for k in ("fused", "foreach")
@@ -136,6 +137,7 @@ def dry_run_report(cfg: DictConfig, built: "Components") -> str:
     return "\n".join([
         f"optimizer: {type(optimizer).__name__}, step kernel: {kernel(optimizer)}"
         f"{f' ({asked})' if asked else ''}; constructor: {cfg.optimizer_constructor._target_}",
+        *filter(None, [auto_scale_lr.describe(cfg, world_size)]),
         describe_param_groups(optimizer.param_groups, built.model),
         f"{timeline.iters_per_epoch} {unit}/epoch, {timeline.max_iters} {unit}, {built.windows.max_steps} optimizer steps",
     ])
@@ -165,7 +167,7 @@ def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.
 
     data = instantiate_at("data", cfg.data).to(device)
     model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
-    optimizer = build_optimizer(model, cfg)
+    optimizer = build_optimizer(model, cfg, info.world_size)
     group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
     timeline = make_timeline(cfg, len(data.train), info)
     schedule = build_schedule(cfg, timeline)

@@ -24,6 +24,7 @@ from optkit.data import DESCRIPTIONS
 from optkit.data.describe import check_files
 from optkit.errors import ConfigError, warn
 from optkit.instantiate import instantiate_at, locate_at
+from optkit.optim import auto_scale_lr
 from optkit.optim import paramwise as optim_paramwise
 from optkit.optim.groups import as_mapping, resolve_dcn_types
 from optkit.plan import steps_per_epoch
@@ -225,6 +226,7 @@ def check(cfg: DictConfig, *, iters_per_epoch: Optional[int] = None, data_files:
     check_data(cfg.data)
     positive("logging.log_every", cfg.logging.log_every)
     check_optimizer(cfg.optimizer)
+    auto_scale_lr.check(cfg)
     check_paramwise(cfg)
     check_target_kwargs("optimizer_constructor", cfg.optimizer_constructor, supplied=3)
     for key in ("schedule", "warmup", "momentum", "ema", "swa"):
