@@ -14,6 +14,7 @@ from optkit.errors import ConfigError
 from optkit.instantiate import instantiate_at
 from optkit.optim import auto_scale_lr
 from optkit.optim.groups import build_param_groups
+from optkit.schedule.keys import derive_multipliers
 
 
 def fused_supported(optimizer_class: type, params: list[torch.Tensor]) -> bool:
@@ -115,6 +116,9 @@ def default_constructor(model: nn.Module, optimizer_cfg: Any, paramwise_cfg: Any
 def build_optimizer(model: nn.Module, cfg: DictConfig, world_size: int = 1) -> torch.optim.Optimizer:
     """The optimizer of the composed config, through `optimizer_constructor` (MMCV's
     `constructor`): any callable `(model, optimizer_cfg, paramwise_cfg) -> Optimizer`; its
-    lr scaled to the run's batch under `auto_scale_lr` (`world_size` processes)."""
+    lr scaled to the run's batch under `auto_scale_lr` (`world_size` processes). Groups
+    without `lr_mult` / `decay_mult` (a third-party constructor's) get them derived here, once."""
     constructor = instantiate_at("optimizer_constructor", cfg.optimizer_constructor)
-    return constructor(model, auto_scale_lr.optimizer_config(cfg, world_size), cfg.paramwise)
+    optimizer = constructor(model, auto_scale_lr.optimizer_config(cfg, world_size), cfg.paramwise)
+    derive_multipliers(optimizer)
+    return optimizer
