@@ -73,6 +73,11 @@ class HeldScheduler:
     def __init__(self, scheduler: Any, stop: int) -> None:
         self.scheduler, self.stop = scheduler, stop
 
+    @property
+    def keys(self) -> Any:
+        """The scheduled group keys (what the loop logs)."""
+        return self.scheduler.keys
+
     def apply(self, step: int) -> None:
         if step < self.stop:
             self.scheduler.apply(step)
