@@ -234,6 +234,7 @@ class TrainConfig:
     schedule: Any = MISSING
     warmup: Any = MISSING
     momentum: Any = None
+    wd_schedule: Any = None  # weight-decay schedule (conf/wd_schedule): null or cosine
     ema: Any = None  # model EMA (conf/ema): null, timm-style or MMCV EMAHook
     swa: Any = None  # stochastic weight averaging (conf/swa): null or torch.optim.swa_utils
     paramwise: ParamwiseConfig = field(default_factory=ParamwiseConfig)
@@ -296,6 +297,9 @@ def register() -> ConfigStore:
     cs.store(group="schema/warmup", name="warmup", node=target_schema(schedule.Warmup, "optkit.schedule.Warmup"))
     for name, policy in schedule.MOMENTUM_POLICIES.items():
         cs.store(group="schema/momentum", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
+    for name, policy in schedule.WD_POLICIES.items():
+        cs.store(group="schema/wd_schedule", name=name,
+                 node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
     for name, policy in averaging.EMA_POLICIES.items():
         cs.store(group="schema/ema", name=name, node=target_schema(policy, f"optkit.averaging.{policy.__name__}"))
     cs.store(group="schema/swa", name="swa", node=target_schema(averaging.Swa, "optkit.averaging.Swa"))

@@ -229,7 +229,7 @@ def check(cfg: DictConfig, *, iters_per_epoch: Optional[int] = None, data_files:
     auto_scale_lr.check(cfg)
     check_paramwise(cfg)
     check_target_kwargs("optimizer_constructor", cfg.optimizer_constructor, supplied=3)
-    for key in ("schedule", "warmup", "momentum", "ema", "swa"):
+    for key in ("schedule", "warmup", "momentum", "wd_schedule", "ema", "swa"):
         if cfg.get(key) is not None:
             instantiate_at(key, cfg[key])
     if cfg.ema is not None and cfg.swa is not None:

@@ -22,6 +22,7 @@ from optkit.schedule.scheduler import Scheduler
 from optkit.schedule.step import Step, StepMomentum
 from optkit.schedule.timeline import Timeline
 from optkit.schedule.warmup import Warmup
+from optkit.schedule.weight_decay import WD_POLICIES, CosineWeightDecay
 from optkit.schedule.wsd import WSD
 
 LR_POLICIES = {
@@ -52,9 +53,11 @@ MOMENTUM_POLICIES = {
 __all__ = [
     "LR_POLICIES",
     "MOMENTUM_POLICIES",
+    "WD_POLICIES",
     "CosineAnnealing",
     "CosineAnnealingMomentum",
     "CosineRestart",
+    "CosineWeightDecay",
     "Curve",
     "Cyclic",
     "CyclicMomentum",

@@ -5,7 +5,7 @@ from typing import Any
 
 from optkit.errors import warn
 from optkit.instantiate import instantiate_at
-from optkit.schedule.curve import Schedule
+from optkit.schedule.curve import PolicyCurve, Schedule
 from optkit.schedule.policy import under
 from optkit.schedule.timeline import Timeline
 
@@ -27,4 +27,8 @@ def build_schedule(cfg: Any, timeline: Timeline) -> Schedule:
         if momentum.warmup_length() >= timeline.max_iters:
             warn(f"momentum.warmup_iters: the momentum warmup ({momentum.warmup_length()} steps) covers the whole "
                  f"run ({timeline.max_iters} steps)")
-    return Schedule(policy, warmup, timeline, momentum)
+    extra = ()
+    if cfg.get("wd_schedule") is not None:
+        wd_policy = instantiate_at("wd_schedule", cfg.wd_schedule)
+        extra = (PolicyCurve("weight_decay", wd_policy, node="wd_schedule"),)
+    return Schedule(policy, warmup, timeline, momentum, extra)
