@@ -23,7 +23,7 @@ from optkit.logging import RunLogger, Throughput
 from optkit.optim.modes import eval_weights, train_mode
 from optkit.plan import Window, WindowPlan
 from optkit.preempt import StopRequest
-from optkit.schedule import Scheduler
+from optkit.schedule import PlateauTracker, Scheduler
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Progress:
     last_val: dict = field(default_factory=dict)
     nonfinite_steps: int = 0  # steps not applied: their loss or gradient was inf or NaN
     nonfinite_streak: int = 0  # how many of those came last, in a row
+    plateau: dict = field(default_factory=dict)  # schedule=plateau: ReduceLROnPlateau's state
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Run:
     max_nonfinite: int = 10  # skip: stop after this many in a row
     stop: StopRequest = field(default_factory=StopRequest.never)  # set by SIGUSR2/SIGTERM/SIGUSR1
     averaging: Averaging = field(default_factory=Averaging)  # model EMA or SWA (optkit.averaging)
+    plateau: Optional[PlateauTracker] = None  # schedule=plateau: observes each validation
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
@@ -88,6 +90,8 @@ def fit(run: Run, progress: Progress) -> Progress:
     losses: list[torch.Tensor] = []
     throughput = Throughput()
     train_mode(run.grad_step.optimizer)
+    if run.plateau is not None:
+        run.plateau.restore(progress.plateau)
     while progress.step < run.windows.max_steps:
         windows = epoch_plan(run, progress.epoch)
         run.averaging.begin_epoch(progress.epoch)
@@ -222,6 +226,8 @@ def validate(run: Run, progress: Progress) -> bool:
                        + (f" (raw model: loss {metrics['val_raw/loss']:.4f} acc {metrics['val_raw/acc']:.4f})"
                           if "val_raw/acc" in metrics else ""))
     progress.last_val = metrics
+    if run.plateau is not None:
+        progress.plateau = run.plateau.observe(metrics, progress.plateau)
     is_best = metrics["val/acc"] > progress.best_acc
     if is_best:
         progress.best_acc = metrics["val/acc"]

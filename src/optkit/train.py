@@ -30,7 +30,7 @@ from optkit.loop import Progress, Run, fit, training_inputs
 from optkit.optim import auto_scale_lr, build_optimizer, describe_param_groups, kernel
 from optkit.plan import WindowPlan, epoch_slices, make_timeline
 from optkit.preempt import StopRequest
-from optkit.schedule import Schedule, Scheduler, Timeline
+from optkit.schedule import Plateau, PlateauTracker, Schedule, Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
 
@@ -96,10 +96,13 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
     logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
+    scheduler = Scheduler(built.optimizer, built.schedule)
+    plateau = (PlateauTracker(built.schedule.lr_policy, scheduler) if isinstance(built.schedule.lr_policy, Plateau)
+               else None)
     averaging, scheduler = averaging_hooks.build(
         instantiate_at("ema", cfg.ema) if cfg.ema is not None else None,
         instantiate_at("swa", cfg.swa) if cfg.swa is not None else None,
-        built.model, built.optimizer, Scheduler(built.optimizer, built.schedule), built.timeline.iters_per_epoch,
+        built.model, built.optimizer, scheduler, built.timeline.iters_per_epoch,
         lambda: training_inputs(loop_run, 0), built.autocast)
     if found is not None:
         resume.restore_averaging(found, averaging)
@@ -115,6 +118,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=built.autocast,
         checkpoint=save, group_names=built.group_names, nonfinite=cfg.trainer.nonfinite,
         max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(), averaging=averaging,
+        plateau=plateau,
     )
     try:
         progress = fit(loop_run, progress)

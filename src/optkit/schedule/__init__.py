@@ -16,6 +16,7 @@ from optkit.schedule.keys import KEYS, GroupKey
 from optkit.schedule.linear import LinearAnnealing, LinearAnnealingMomentum
 from optkit.schedule.momentum import MomentumPolicy
 from optkit.schedule.onecycle import OneCycle, OneCycleMomentum
+from optkit.schedule.plateau import Plateau, PlateauTracker
 from optkit.schedule.policy import LrPolicy
 from optkit.schedule.poly import Poly
 from optkit.schedule.scheduler import Scheduler
@@ -38,6 +39,7 @@ LR_POLICIES = {
     "onecycle": OneCycle,
     "linear": LinearAnnealing,
     "wsd": WSD,
+    "plateau": Plateau,
     "inverse_sqrt": InverseSqrt,
 }
 
@@ -76,6 +78,8 @@ __all__ = [
     "OneCycle",
     "OneCycleMomentum",
     "PolicyCurve",
+    "Plateau",
+    "PlateauTracker",
     "Poly",
     "Schedule",
     "Scheduler",
