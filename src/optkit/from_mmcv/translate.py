@@ -14,6 +14,7 @@ One function per MMCV key, each writing into a `Translation`:
 | `runner`, `total_epochs` | `trainer.max_epochs` / `trainer.max_iters` |
 | `data.samples_per_gpu` | `data.batch_size` |
 | `custom_imports` | `custom_imports`, `allow_failed_imports` |
+| `custom_hooks` `EMAHook`, `auto_scale_lr` | `ema=mmcv` + `ema.*`, `auto_scale_lr.*` (hooks.py) |
 
 Where MMCV's default for an argument differs from the default of the optkit option, the
 MMCV value is written out (`restart_weights: [1]` for CosineRestart, `warmup.iters`), so
@@ -536,8 +537,7 @@ OTHER_KEYS = {
     "resume_from": "an MMCV checkpoint; optkit resumes only its own (trainer.resume)",
     "dist_params": "the distributed backend comes from torchrun / SLURM",
     **{key: "no optkit equivalent" for key in ("log_level", "workflow", "work_dir", "gpu_ids", "seed", "device",
-                                                "custom_hooks", "opencv_num_threads", "mp_start_method",
-                                                "auto_resume", "auto_scale_lr")},
+                                                "opencv_num_threads", "mp_start_method", "auto_resume")},
 }
 
 
@@ -606,3 +606,9 @@ def flatten(prefix: Path_, node: dict[str, Any]) -> list[tuple[Path_, Any]]:
         else:
             out.append((path, v))
     return out
+
+
+# issue 15's keys live in hooks.py, built on the helpers above (imported last: it imports them)
+from optkit.from_mmcv.hooks import auto_scale_lr, custom_hooks  # noqa: E402
+
+HANDLERS.update(custom_hooks=custom_hooks, auto_scale_lr=auto_scale_lr)
