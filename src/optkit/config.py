@@ -157,6 +157,8 @@ class ParamwiseConfig:
     norm_decay_mult: Optional[float] = None
     dwconv_decay_mult: Optional[float] = None
     dcn_offset_lr_mult: Optional[float] = None
+    flat_decay_mult: Optional[float] = None  # MMEngine: other 1-d parameters (tokens, scales, unmatched biases)
+    rule_order: str = "mmcv"  # mmcv | mmengine: which weight-decay rule wins (optim/paramwise.py, decay_rule)
     bypass_duplicate: bool = False  # tied parameters: keep the first occurrence (else an error)
     custom_keys: Dict[str, Any] = field(default_factory=dict)  # {substring: {lr_mult, decay_mult}}
     # Module classes (import paths, imported after custom_imports) whose Conv2d children named

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optkit.from_mmcv.translate import ABSENT, Translation, checked_dict, evaluated, fmt, take
+from optkit.from_mmcv.translation import ABSENT, Translation, checked_dict, evaluated, fmt, take
 
 EMA_FIELDS = ("momentum", "interval", "warm_up")
 

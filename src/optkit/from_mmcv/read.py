@@ -16,6 +16,9 @@ reproduced, as in mmcv 1.7.2's `Config._file2dict`:
   base value; a dict over a base value that is not a dict is MMCV's TypeError;
 - names starting with `__`, imported modules and `_base_` itself are not config keys.
 
+MMEngine's new format (`with read_base():` imports, `name.update(...)`) is read by the
+rules of `read_base.py`.
+
 `.json` and `.yaml` configs (MMCV reads those too) are loaded as data, with the same
 `_base_` rules. A value the reader cannot evaluate (a call to a function, a name imported
 from a module) becomes `Unevaluable`, so the translator can report that key instead of
@@ -32,6 +35,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+from optkit.from_mmcv.read_base import base_names, config_update, is_read_base, update_target
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
@@ -82,7 +87,7 @@ def read_file(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     text = substitute_predefined(text, path)
     refs = {f"{BASE_TOKEN}{name}": name for name in BASE_REF.findall(text)}
     text = BASE_REF.sub(lambda m: f'"{BASE_TOKEN}{m.group(1)}"', text)
-    cfg = evaluate_python(text, path) if path.suffix == ".py" else load_data(text, path)
+    cfg = evaluate_python(text, path, seen) if path.suffix == ".py" else load_data(text, path)
     if BASE_KEY not in cfg:
         if refs:
             raise ReadError(f"{shown(path)}: {{{{ _base_.{next(iter(refs.values()))} }}}} without a _base_ file")
@@ -174,8 +179,9 @@ def kind(value: Any) -> str:
 # --- evaluating a .py config -------------------------------------------------------------------
 
 
-def evaluate_python(text: str, path: Path) -> dict[str, Any]:
-    """The top-level names a `.py` config binds, evaluated statement by statement."""
+def evaluate_python(text: str, path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The top-level names a `.py` config binds, evaluated statement by statement (MMEngine's
+    `with read_base():` and `name.update(...)` as `read_base.py` says)."""
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as err:
@@ -191,6 +197,18 @@ def evaluate_python(text: str, path: Path) -> dict[str, Any]:
         elif isinstance(stmt, ast.ImportFrom):
             for alias in stmt.names:
                 names[alias.asname or alias.name] = Unevaluable(alias.name, f"imported from {stmt.module}")
+        elif is_read_base(stmt):
+            names.update(base_names(stmt, path, lambda base: read_file(base, (*seen, path)),
+                                    lambda line, why: ReadError(f"{shown(path)}:{line}: {why}")))
+        elif update_target(stmt) is not None:
+            name = update_target(stmt)
+            if not isinstance(names.get(name), dict):
+                raise ReadError(f"{shown(path)}:{stmt.lineno}: {name}.update(): {name} is not a dict bound earlier")
+            call = ast.Call(func=ast.Name("dict", ast.Load()), args=stmt.value.args, keywords=stmt.value.keywords)
+            other = Evaluator(names, text).value(ast.copy_location(call, stmt.value))
+            if isinstance(other, Unevaluable):
+                raise ReadError(f"{shown(path)}:{stmt.lineno}: {name}.update(): cannot evaluate ({other.reason})")
+            names[name] = config_update(names[name], other)
         elif isinstance(stmt, (ast.Import, ast.Pass)) or (
                 isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
             continue  # MMCV drops modules from the config; a docstring binds nothing

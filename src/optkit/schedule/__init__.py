@@ -3,6 +3,7 @@
 `LR_POLICIES` and `MOMENTUM_POLICIES` map each config option (conf/schedule/<name>.yaml,
 conf/momentum/<name>.yaml) to its policy class; `optkit.config` derives the schemas.
 """
+from optkit.schedule.chain import Chain
 from optkit.schedule.cosine import CosineAnnealing, CosineAnnealingMomentum
 from optkit.schedule.cosine_restart import CosineRestart
 from optkit.schedule.curve import Curve, MomentumCurve, PolicyCurve, Schedule, lr_curve, momentum_curve
@@ -41,6 +42,7 @@ LR_POLICIES = {
     "wsd": WSD,
     "plateau": Plateau,
     "inverse_sqrt": InverseSqrt,
+    "chain": Chain,
 }
 
 # `momentum=none` (conf/momentum/none.yaml) sets `momentum: null`: the optimizer's own stays.
@@ -56,6 +58,7 @@ __all__ = [
     "LR_POLICIES",
     "MOMENTUM_POLICIES",
     "WD_POLICIES",
+    "Chain",
     "CosineAnnealing",
     "CosineAnnealingMomentum",
     "CosineRestart",
