@@ -9,15 +9,20 @@ from optkit.from_mmcv.translation import ABSENT, Translation, checked_dict, eval
 EMA_FIELDS = ("momentum", "interval", "warm_up")
 
 
+def hook_list(value: Any, t: Translation, library: str) -> list[Any]:
+    """`custom_hooks` as a list (absent or None: empty; anything else is reported)."""
+    if value is ABSENT or value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        t.skip("custom_hooks", f"{library} expects a list of hook dicts (got {fmt(value)})")
+        return []
+    return list(value)
+
+
 def custom_hooks(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     """`custom_hooks=[dict(type='EMAHook', momentum=..., interval=..., warm_up=...)]` →
     `ema=mmcv` with those fields; every other hook is reported."""
-    if value is ABSENT or value is None:
-        return
-    if not isinstance(value, (list, tuple)):
-        t.skip("custom_hooks", f"MMCV expects a list of hook dicts (got {fmt(value)})")
-        return
-    for i, hook in enumerate(value):
+    for i, hook in enumerate(hook_list(value, t, "MMCV")):
         key = f"custom_hooks[{i}]"
         d = checked_dict(key, hook, t)
         if d is None:

@@ -242,12 +242,7 @@ def default_hooks(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
 
 
 def custom_hooks(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
-    if value is ABSENT or value is None:
-        return
-    if not isinstance(value, (list, tuple)):
-        t.skip("custom_hooks", f"MMEngine expects a list of dicts (got {fmt(value)})")
-        return
-    for i, hook in enumerate(value):
+    for i, hook in enumerate(hooks.hook_list(value, t, "MMEngine")):
         kind = hook.get("type") if isinstance(hook, dict) else hook
         why = ("EMA of the weights as MMEngine's EMAHook computes it (ema_type, ...) is not translated; set "
                "ema=ema (timm) or ema=mmcv (MMCV 1.x EMAHook)" if kind == "EMAHook" else "no optkit equivalent")
