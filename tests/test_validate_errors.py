@@ -91,6 +91,16 @@ BAD = [
     (["schedule=cosine_restart", "schedule.periods=[2,2]", "schedule.restart_weights=[1,1]"], "schedule.periods"),
     (["warmup=linear", "warmup.iters=0"], "warmup.iters"),
     (["warmup=linear", "warmup.ratio=1.5"], "warmup.ratio"),
+    # weight averaging (docs/optimizers.md)
+    (["ema=ema", "ema.decay=1.0"], "ema.decay"),
+    (["ema=ema", "ema.buffers=mean"], "ema.buffers"),
+    (["ema=ema", "ema.update_every=0"], "ema.update_every"),
+    (["ema=mmcv", "ema.momentum=0"], "ema.momentum"),
+    (["ema=mmcv", "ema.interval=0"], "ema.interval"),
+    (["ema=ema", "swa=swa"], "swa"),
+    (["swa=swa", "swa.anneal_strategy=cosine"], "swa.anneal_strategy"),
+    (["swa=swa", "swa.lr=-0.1"], "swa.lr"),
+    (["swa=swa", "swa.start_epoch=30", "trainer.max_epochs=30"], "swa.start_epoch"),
     # data
     (["data=cifar10"], "data.root"),
     (["data=cifar10", "data.root=/nonexistent/cifar"], "data.root"),

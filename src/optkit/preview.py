@@ -41,8 +41,9 @@ def preview(cfg: Any, iters_per_epoch: Optional[int] = None) -> Preview:
     info = describe(cfg.data)
     with torch.device("meta"):
         model = instantiate_at("model", cfg.model, in_shape=info.in_shape, num_classes=info.num_classes)
-    groups = build_optimizer(model, cfg).param_groups
-    timeline = make_timeline(cfg, info.num_train, distributed.detect(), iters_per_epoch)
+    dist = distributed.detect()
+    groups = build_optimizer(model, cfg, dist.world_size).param_groups
+    timeline = make_timeline(cfg, info.num_train, dist, iters_per_epoch)
     schedule = build_schedule(cfg, timeline)
     schedule.check_groups(groups)
     return Preview(model, groups, timeline, schedule)

@@ -25,11 +25,13 @@ from optkit.data.describe import check_files
 from optkit.errors import ConfigError, warn
 from optkit.instantiate import instantiate_at, locate_at
 from optkit.multipass import needs_closure
+from optkit.optim import auto_scale_lr
 from optkit.optim import paramwise as optim_paramwise
 from optkit.optim.groups import as_mapping, resolve_dcn_types
 from optkit.optim.sam import SAM
 from optkit.plan import steps_per_epoch
 from optkit.preview import Preview, preview
+from optkit.schedule import Timeline
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP = ("bf16", "fp16")
@@ -214,6 +216,15 @@ def import_custom_modules(cfg: DictConfig) -> None:
             warn(f"custom_imports: {name} failed to import ({err})")
 
 
+def check_swa_start(start_epoch: int, timeline: Timeline) -> None:
+    """SWA must average at least one epoch end: the run's last (possibly partial) epoch is
+    number ceil(max_iters / iters_per_epoch) − 1."""
+    epochs = -(-timeline.max_iters // timeline.iters_per_epoch)
+    if start_epoch >= epochs:
+        raise ConfigError("swa.start_epoch", f"the run has {epochs} epochs (0 to {epochs - 1}), so nothing would "
+                          "be averaged", start_epoch)
+
+
 def check_data(d: DictConfig) -> None:
     positive("data.batch_size", d.batch_size)
     positive("data.val_batch_size", d.val_batch_size)
@@ -245,12 +256,18 @@ def check(cfg: DictConfig, *, iters_per_epoch: Optional[int] = None, data_files:
     positive("logging.log_every", cfg.logging.log_every)
     check_optimizer(cfg.optimizer)
     check_closure_step(cfg)
+    auto_scale_lr.check(cfg)
     check_paramwise(cfg)
     check_target_kwargs("optimizer_constructor", cfg.optimizer_constructor, supplied=3)
-    for key in ("schedule", "warmup", "momentum"):
+    for key in ("schedule", "warmup", "momentum", "wd_schedule", "ema", "swa"):
         if cfg.get(key) is not None:
             instantiate_at(key, cfg[key])
+    if cfg.ema is not None and cfg.swa is not None:
+        raise ConfigError("swa", "model EMA and SWA are two averages of the same weights; pick one (ema=none or "
+                          "swa=none)", "swa")
     plan = preview(cfg, iters_per_epoch) if cfg.data.get("_target_") in DESCRIPTIONS else None
+    if plan is not None and cfg.swa is not None:
+        check_swa_start(cfg.swa.start_epoch, plan.timeline)
     if data_files:
         check_files(cfg.data)
     if plan is not None:

@@ -12,6 +12,7 @@ from torch import nn
 
 from optkit.errors import ConfigError
 from optkit.instantiate import instantiate_at
+from optkit.optim import auto_scale_lr
 from optkit.optim.groups import build_param_groups
 from optkit.optim.muon import MuonAdamW, split_groups
 from optkit.schedule.keys import derive_multipliers
@@ -132,11 +133,12 @@ def default_constructor(model: nn.Module, optimizer_cfg: Any, paramwise_cfg: Any
     return make_optimizer(make, model, groups)
 
 
-def build_optimizer(model: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, cfg: DictConfig, world_size: int = 1) -> torch.optim.Optimizer:
     """The optimizer of the composed config, through `optimizer_constructor` (MMCV's
-    `constructor`): any callable `(model, optimizer_cfg, paramwise_cfg) -> Optimizer`. Groups
+    `constructor`): any callable `(model, optimizer_cfg, paramwise_cfg) -> Optimizer`; its
+    lr scaled to the run's batch under `auto_scale_lr` (`world_size` processes). Groups
     without `lr_mult` / `decay_mult` (a third-party constructor's) get them derived here, once."""
     constructor = instantiate_at("optimizer_constructor", cfg.optimizer_constructor)
-    optimizer = constructor(model, cfg.optimizer, cfg.paramwise)
+    optimizer = constructor(model, auto_scale_lr.optimizer_config(cfg, world_size), cfg.paramwise)
     derive_multipliers(optimizer)
     return optimizer
