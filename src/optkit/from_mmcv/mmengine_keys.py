@@ -15,7 +15,8 @@ One function per MMEngine key, as `translate.py` has for MMCV 1.x:
 | `default_hooks.logger.interval` | `logging.log_every` |
 | `train_dataloader.batch_size` | `data.batch_size` |
 
-`auto_scale_lr` and the `EMAHook` of `custom_hooks` have no optkit setting yet and are
+`auto_scale_lr` becomes optkit's (`from_mmcv.hooks`; MMEngine's total batch leaves out
+accumulation, optkit's counts it); MMEngine's `EMAHook` (another EMA than MMCV 1.x's) is
 reported. New-style files give `type=` as an imported class: its name is used. Every key
 or value that does not translate is one line of `skipped`; `dropped` lists those that are
 optimization settings (the exit status of the command line).
@@ -25,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from optkit.errors import ConfigError
+from optkit.from_mmcv import hooks
 from optkit.from_mmcv.match import match_options
 from optkit.from_mmcv.read import Unevaluable
 from optkit.from_mmcv.translate import DATA_SETS, OTHER_KEYS as MMCV_KEYS
@@ -240,15 +242,10 @@ def default_hooks(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
 
 
 def custom_hooks(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
-    if value is ABSENT or value is None:
-        return
-    if not isinstance(value, (list, tuple)):
-        t.skip("custom_hooks", f"MMEngine expects a list of dicts (got {fmt(value)})")
-        return
-    for i, hook in enumerate(value):
+    for i, hook in enumerate(hooks.hook_list(value, t, "MMEngine")):
         kind = hook.get("type") if isinstance(hook, dict) else hook
-        why = ("EMA of the weights has no optkit setting yet (issue 15)" if kind == "EMAHook"
-               else "no optkit equivalent")
+        why = ("EMA of the weights as MMEngine's EMAHook computes it (ema_type, ...) is not translated; set "
+               "ema=ema (timm) or ema=mmcv (MMCV 1.x EMAHook)" if kind == "EMAHook" else "no optkit equivalent")
         t.skip(f"custom_hooks.{i}", f"{fmt(kind)}: {why}")
 
 
@@ -259,8 +256,7 @@ def auto_scale_lr(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     if isinstance(value, dict) and not value.get("enable", False):
         t.note("auto_scale_lr", "not enabled: MMEngine keeps the config's lr (optkit too)")
         return
-    t.skip("auto_scale_lr", f"{fmt(value)}: optkit does not scale the lr by batch size yet (issue 15); scale "
-           "optimizer.lr by hand (lr × total batch / base_batch_size)")
+    hooks.auto_scale_lr(value, t, cfg)
 
 
 def train_dataloader(value: Any, t: Translation, cfg: dict[str, Any]) -> None:

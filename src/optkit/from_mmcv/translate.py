@@ -14,6 +14,7 @@ One function per MMCV key, each writing into a `Translation`:
 | `runner`, `total_epochs` | `trainer.max_epochs` / `trainer.max_iters` |
 | `data.samples_per_gpu` | `data.batch_size` |
 | `custom_imports` | `custom_imports`, `allow_failed_imports` |
+| `custom_hooks` `EMAHook`, `auto_scale_lr` | `ema=mmcv` + `ema.*`, `auto_scale_lr.*` (hooks.py) |
 
 The record they write is `translation.Translation`; what the shipped options hold comes
 from `catalogue`, and `match.match_options` then selects shipped options.
@@ -29,6 +30,7 @@ import dataclasses
 from typing import Any, Callable, Optional
 
 from optkit.config import ParamwiseConfig
+from optkit.from_mmcv import hooks
 from optkit.from_mmcv import mmcv_names as mm
 from optkit.from_mmcv.catalogue import option_file, options, policy_default, same, torch_optimizer_options
 from optkit.from_mmcv.match import match_options
@@ -411,6 +413,8 @@ HANDLERS: dict[str, Callable[[Any, Translation, dict[str, Any]], None]] = {
     "total_epochs": total_epochs,
     "data": data,
     "custom_imports": custom_imports,
+    "custom_hooks": hooks.custom_hooks,
+    "auto_scale_lr": hooks.auto_scale_lr,
 }
 
 DATA_SETS = "data sets are optkit options (data=" + "|".join(options("data")) + ")"
@@ -428,6 +432,5 @@ OTHER_KEYS = {
     "resume_from": "an MMCV checkpoint; optkit resumes only its own (trainer.resume)",
     "dist_params": "the distributed backend comes from torchrun / SLURM",
     **{key: "no optkit equivalent" for key in ("log_level", "workflow", "work_dir", "gpu_ids", "seed", "device",
-                                                "custom_hooks", "opencv_num_threads", "mp_start_method",
-                                                "auto_resume", "auto_scale_lr")},
+                                                "opencv_num_threads", "mp_start_method", "auto_resume")},
 }

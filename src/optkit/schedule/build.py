@@ -6,7 +6,7 @@ from typing import Any
 from optkit.errors import ConfigError, warn
 from optkit.instantiate import instantiate_at
 from optkit.schedule.chain import Chain
-from optkit.schedule.curve import Schedule
+from optkit.schedule.curve import PolicyCurve, Schedule
 from optkit.schedule.policy import under
 from optkit.schedule.timeline import Timeline
 from optkit.schedule.warmup import Warmup
@@ -19,7 +19,7 @@ def build_schedule(cfg: Any, timeline: Timeline) -> Schedule:
     warmup = instantiate_at("warmup", cfg.warmup)
     momentum = None if cfg.get("momentum") is None else instantiate_at("momentum", cfg.momentum)
     if isinstance(policy, Chain):
-        return chain_schedule(policy, warmup, momentum, timeline)
+        return chain_schedule(policy, warmup, momentum, timeline, weight_decay_curves(cfg))
     with under("schedule"):
         policy.check(timeline)
     if warmup.length(timeline) >= timeline.max_iters:
@@ -31,10 +31,19 @@ def build_schedule(cfg: Any, timeline: Timeline) -> Schedule:
         if momentum.warmup_length() >= timeline.max_iters:
             warn(f"momentum.warmup_iters: the momentum warmup ({momentum.warmup_length()} steps) covers the whole "
                  f"run ({timeline.max_iters} steps)")
-    return Schedule(policy, warmup, timeline, momentum)
+    return Schedule(policy, warmup, timeline, momentum, extra=weight_decay_curves(cfg))
 
 
-def chain_schedule(chain: Chain, warmup: Warmup, momentum: Any, timeline: Timeline) -> Schedule:
+def weight_decay_curves(cfg: Any) -> tuple[PolicyCurve, ...]:
+    """`wd_schedule=`: the weight-decay curve, if any (a chain that schedules weight decay too
+    is refused by `Schedule`: two curves for one key)."""
+    if cfg.get("wd_schedule") is None:
+        return ()
+    return (PolicyCurve("weight_decay", instantiate_at("wd_schedule", cfg.wd_schedule), node="wd_schedule"),)
+
+
+def chain_schedule(chain: Chain, warmup: Warmup, momentum: Any, timeline: Timeline,
+                   extra: tuple[PolicyCurve, ...] = ()) -> Schedule:
     """`schedule=chain`: a curve per key its schedulers write (`warmup` multiplies its lr, as
     it does any policy's); a momentum policy beside it may not drive a key the chain drives."""
     with under("schedule"):
@@ -44,4 +53,4 @@ def chain_schedule(chain: Chain, warmup: Warmup, momentum: Any, timeline: Timeli
             momentum.check(timeline)
         if any(curve.key == "momentum" for curve in curves):
             raise ConfigError("momentum", "the chain schedules momentum too; use momentum=none", None)
-    return Schedule(None, warmup, timeline, momentum, extra=curves)
+    return Schedule(None, warmup, timeline, momentum, extra=(*curves, *extra))
