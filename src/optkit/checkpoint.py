@@ -74,17 +74,20 @@ def load(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0]})") from err
 
 
-def load_latest(directory: Path, map_location: Any = "cpu") -> Optional[tuple[Path, dict[str, Any]]]:
+def load_latest(directory: Path, map_location: Any = "cpu", *, own: bool = True) -> Optional[tuple[Path, dict[str, Any]]]:
     """The newest loadable of `last.pt`, `prev.pt` in `directory`; None when there is none.
 
-    A corrupt one is reported on stderr (one line) and skipped. A corrupt `last.pt` is
-    renamed `last.pt.corrupt`: the next `save_last` would otherwise rotate it into `prev.pt`
-    over the good one. Temporary files of writes a kill interrupted are removed. When
+    A corrupt one is reported on stderr (one line) and skipped. In the run's `own`
+    directory, a corrupt `last.pt` is renamed `last.pt.corrupt` (the next `save_last` would
+    otherwise rotate it into `prev.pt` over the good one) and temporary files of writes a
+    kill interrupted are removed. Another run's directory (`own=False`: a
+    `trainer.resume=PATH` elsewhere) is only read: that run may still be writing there, and
+    a `.tmp` removed or a `last.pt` renamed under it would break its `os.replace`. When
     checkpoints exist but none loads, the run must not silently start again from scratch
     over them: `ConfigError` on `trainer.resume`.
     """
     directory = Path(directory)
-    for tmp in directory.glob(".*.tmp"):
+    for tmp in directory.glob(".*.tmp") if own else ():
         tmp.unlink(missing_ok=True)
     failed = []
     for name in (LAST, PREV):
@@ -97,7 +100,7 @@ def load_latest(directory: Path, map_location: Any = "cpu") -> Optional[tuple[Pa
             failed.append(name)
             warn(f"{err}; trying the previous checkpoint" if name == LAST else str(err))
             continue
-        if failed:
+        if failed and own:
             quarantine(directory / LAST)
         return path, state
     if failed:

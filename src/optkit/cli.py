@@ -15,6 +15,7 @@ import os
 import re
 import string
 import sys
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import hydra
@@ -322,8 +323,7 @@ def train_task(cfg: DictConfig) -> Optional[float]:
         return run(cfg)
     except Preempted as stop:
         if detect().is_main:
-            print(f"optkit: {stop.label}: {stop.message()}; to resume, run the same command with "
-                  f"hydra.run.dir={output_dir()}", file=sys.stderr)
+            print(f"optkit: {stop.label}: {stop.message()}; to resume, {resume_advice()}", file=sys.stderr)
         sys.exit(stop.exit_code)
     except Exception as err:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
@@ -333,6 +333,19 @@ def train_task(cfg: DictConfig) -> Optional[float]:
         if detect().is_main:  # the job's error line in its metrics.jsonl, for scripts/sweep_summary.py
             append_event(output_dir(), "error", error=one_line(err))
         raise  # Hydra marks this job failed and runs the others
+
+
+def resume_advice() -> str:
+    """The command that continues a stopped run: a single run resumes in its run directory;
+    a `-m` sweep is run again, whole, in its sweep directory, where each job resumes from its
+    own `last.pt` and the finished ones end at once (a run directory of one job would start a
+    new sweep)."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return f"run the same -m command with hydra.sweep.dir={Path(hydra_cfg.sweep.dir).absolute()}"
+    from optkit.train import output_dir
+
+    return f"run the same command with hydra.run.dir={output_dir()}"
 
 
 def one_line(err: Exception) -> str:
