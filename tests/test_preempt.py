@@ -103,3 +103,28 @@ def test_sigterm_saves_exits_with_one_line_and_the_rerun_resumes(tmp_path, long_
     assert [(r["kind"], r["step"]) for r in events] == [("start", 0), ("preempted", step), ("start", step),
                                                          ("done", 150)]
     assert weight_difference(run_dir, long_reference) == 0.0
+
+
+@pytest.mark.slow
+def test_a_preempted_sweep_resumes_with_its_sweep_dir(tmp_path, long_reference):
+    """SIGTERM during a `-m` sweep's second job: the message names the sweep directory; the
+    same `-m` line with it finishes the sweep: the finished job ends at once without
+    writing, the stopped one resumes and ends bitwise where an uninterrupted run ends."""
+    sweep = ["-m", *LONG_RUN, "trainer.max_iters=20,150"]
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *sweep], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **LONG_RUN_ENV})
+    job = wait_for_training(proc, tmp_path, "multirun/*/*/1/metrics.jsonl")
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM
+    step = torch.load(job / "last.pt", weights_only=True)["progress"]["step"]
+    assert stderr.strip().splitlines()[-1] == (
+        f"optkit: preempted: SIGTERM at step {step}, last.pt saved; to resume, run the same -m command with "
+        f"hydra.sweep.dir={job.parent}")
+    finished = (job.parent / "0" / "metrics.jsonl").read_text()
+    resumed = run_train([*sweep, f"hydra.sweep.dir={job.parent}"], cwd=tmp_path, env=LONG_RUN_ENV)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{job.parent / '0' / 'last.pt'}: this run finished at step 20; nothing to do" in resumed.stdout
+    assert (job.parent / "0" / "metrics.jsonl").read_text() == finished
+    assert f"resumed from {job / 'last.pt'} at step {step}" in resumed.stdout
+    assert weight_difference(job, long_reference) == 0.0
