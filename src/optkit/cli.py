@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from optkit.config import CONF_DIR
-from optkit.errors import ConfigError, OptkitError, exit_config_error, exit_error
+from optkit.errors import EXIT_INTERRUPTED, ConfigError, OptkitError, exit_config_error, exit_error
 
 CONFIG_NAME = "train"
 MAX_CHECKED_JOBS = 64  # larger sweeps check every value once instead of every combination
@@ -308,6 +308,9 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
             return main()
         except ConfigError as err:
             exit_config_error(err)
+        except KeyboardInterrupt:  # Ctrl-C while the command line is checked
+            print("optkit: interrupted: SIGINT before the run started", file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
 
@@ -316,7 +319,7 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
 def train_task(cfg: DictConfig) -> Optional[float]:
     from optkit.distributed import detect
     from optkit.logging import append_event
-    from optkit.preempt import Preempted
+    from optkit.preempt import Aborted, Preempted
     from optkit.train import output_dir, run
 
     try:
@@ -325,6 +328,13 @@ def train_task(cfg: DictConfig) -> Optional[float]:
         if detect().is_main:
             print(f"optkit: {stop.label}: {stop.message()}; to resume, {resume_advice()}", file=sys.stderr)
         sys.exit(stop.exit_code)
+    except KeyboardInterrupt as stop:  # Ctrl-C before the loop took SIGINT over, or a second one
+        if detect().is_main:
+            what = ("a second SIGINT stopped the run at once" if isinstance(stop, Aborted)
+                    else "SIGINT before training started")
+            print(f"optkit: interrupted: {what}, the last checkpoint is kept; to resume, {resume_advice()}",
+                  file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             if isinstance(err, OptkitError):

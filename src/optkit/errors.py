@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, NoReturn
 
 EXIT_CONFIG_ERROR = 2
 EXIT_NONFINITE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C'd program
 _UNSET = object()
 _warned: set[str] = set()
 _muted = [0]  # > 0 inside `muted()`
