@@ -29,7 +29,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from optkit.config import CONF_DIR
-from optkit.errors import EXIT_INTERRUPTED, ConfigError, OptkitError, exit_config_error, exit_error
+from optkit.errors import (EXIT_INTERRUPTED, ConfigError, NonFiniteError, OptkitError, exit_config_error,
+                           exit_error)
 
 CONFIG_NAME = "train"
 MAX_CHECKED_JOBS = 64  # larger sweeps check every value once instead of every combination
@@ -337,6 +338,8 @@ def train_task(cfg: DictConfig) -> Optional[float]:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
+            if isinstance(err, NonFiniteError) and not detect().is_main:
+                sys.exit(err.exit_code)  # every rank stops on it (agreed); rank 0 says so
             if isinstance(err, OptkitError):
                 exit_error(err)  # a config error found on the training machine, a non-finite stop
             raise
