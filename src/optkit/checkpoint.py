@@ -22,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from optkit.errors import CheckpointError, ConfigError, warn
+from optkit.errors import CheckpointError, ConfigError, OutputError, warn, writing
 
 LAST = "last.pt"
 PREV = "prev.pt"
@@ -37,21 +37,48 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+class RecordingFile:
+    """A file for `torch.save` that keeps the OSError of a failed write: torch reports it
+    as a RuntimeError about zip positions, which names neither the file nor the reason."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.error: Optional[OSError] = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file, fsync, rename over `path`."""
+    """torch.save to a temporary file, fsync, rename over `path`. A failed write (no space,
+    read-only, permission) leaves `path` as it was and is one `OutputError` naming it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    recording: Optional[RecordingFile] = None
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            recording = RecordingFile(f)
+            torch.save(obj, recording)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        cause = err if isinstance(err, OSError) else recording.error if recording is not None else None
+        if cause is not None:
+            raise OutputError(path, cause.strerror or str(cause)) from None
         raise
-    _fsync_dir(path.parent)
+    with writing(path.parent):
+        _fsync_dir(path.parent)
 
 
 def save_last(obj: Any, directory: Path) -> Path:
@@ -60,9 +87,10 @@ def save_last(obj: Any, directory: Path) -> Path:
     last = directory / LAST
     if last.exists():
         link = directory / f".{PREV}.link"
-        link.unlink(missing_ok=True)
-        os.link(last, link)
-        os.replace(link, directory / PREV)
+        with writing(directory / PREV):
+            link.unlink(missing_ok=True)
+            os.link(last, link)
+            os.replace(link, directory / PREV)
     atomic_save(obj, last)
     return last
 

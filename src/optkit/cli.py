@@ -9,6 +9,7 @@ skip the check; `--cfg` only composes (so the config can always be printed).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import os
@@ -29,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from optkit.config import CONF_DIR
-from optkit.errors import (EXIT_INTERRUPTED, ConfigError, NonFiniteError, OptkitError, exit_config_error,
+from optkit.errors import (EXIT_INTERRUPTED, ConfigError, NonFiniteError, OptkitError, OutputError, entry_point,
                            exit_error)
 
 CONFIG_NAME = "train"
@@ -297,21 +298,17 @@ def print_help(argv: list[str]) -> bool:
 
 
 def checked(main: Callable[[], Any]) -> Callable[[], Any]:
-    """Run the config check on sys.argv, then `main` (Hydra). ConfigError → one line, exit 2."""
+    """Run the config check on sys.argv, then `main` (Hydra), under the error contract of
+    `errors.entry_point` (ConfigError → one line, exit 2; `--help | head` ends quietly)."""
 
+    @entry_point
     def wrapper() -> Any:
-        try:
-            if print_help(sys.argv[1:]):
-                return None
-            cfg = check_command_line(sys.argv[1:])
-            if cfg is not None:
-                sys.argv[1:] = add_overrides(sys.argv[1:], shared_output_dir(cfg))
-            return main()
-        except ConfigError as err:
-            exit_config_error(err)
-        except KeyboardInterrupt:  # Ctrl-C while the command line is checked
-            print("optkit: interrupted: SIGINT before the run started", file=sys.stderr)
-            sys.exit(EXIT_INTERRUPTED)
+        if print_help(sys.argv[1:]):
+            return None
+        cfg = check_command_line(sys.argv[1:])
+        if cfg is not None:
+            sys.argv[1:] = add_overrides(sys.argv[1:], shared_output_dir(cfg))
+        return main()
 
     return wrapper
 
@@ -337,6 +334,8 @@ def train_task(cfg: DictConfig) -> Optional[float]:
                   file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
+        if isinstance(err, OSError):  # a write no call site named (they raise OutputError)
+            err = OutputError.from_os(err, output_dir())
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             if isinstance(err, NonFiniteError) and not detect().is_main:
                 sys.exit(err.exit_code)  # every rank stops on it (agreed); rank 0 says so
@@ -344,8 +343,9 @@ def train_task(cfg: DictConfig) -> Optional[float]:
                 exit_error(err)  # a config error found on the training machine, a non-finite stop
             raise
         if detect().is_main:  # the job's error line in its metrics.jsonl, for scripts/sweep_summary.py
-            append_event(output_dir(), "error", error=one_line(err))
-        raise  # Hydra marks this job failed and runs the others
+            with contextlib.suppress(OutputError):  # the disk that failed the job may refuse it too
+                append_event(output_dir(), "error", error=one_line(err))
+        raise err  # Hydra marks this job failed and runs the others
 
 
 def resume_advice() -> str:

@@ -4,8 +4,9 @@
 Without `-o` the experiment file goes to stdout; with `--overrides` one line of
 command-line overrides does. Each key that is not translated, and each caveat, is one line
 on stderr. A config that cannot be read (missing file, invalid Python, a statement outside
-the literal subset, a `_base_` problem MMCV refuses too) is one line on stderr and exit
-status 2.
+the literal subset, a `_base_` problem MMCV refuses too, a binary file, a file over the
+reader's budget) is one line on stderr and exit status 2; an output file that cannot be
+written is one line and exit status 4 (`errors.entry_point`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from optkit.config import CONF_DIR
+from optkit.errors import entry_point, writing
 from optkit.from_mmcv.emit import experiment_yaml, override_line, report
 from optkit.from_mmcv.read import ReadError, read_config
 from optkit.from_mmcv.translate import translate
@@ -39,6 +41,7 @@ def usage_line(output: Optional[Path]) -> str:
     return "Use: copy it to conf/experiment/NAME.yaml, then python train.py +experiment=NAME"
 
 
+@entry_point
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parser().parse_args(argv)
     try:
@@ -62,6 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
+    with writing(output):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
     print(f"wrote {output}. {usage_line(output)}")
