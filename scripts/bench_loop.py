@@ -50,7 +50,7 @@ from optkit import distributed  # noqa: E402
 from optkit.data import epoch_order  # noqa: E402
 from optkit.logging import RunLogger  # noqa: E402
 from optkit.loop import Progress, Run, fit  # noqa: E402
-from optkit.cli import compose  # noqa: E402
+from optkit.compose import compose  # noqa: E402
 from optkit.schedule import Scheduler  # noqa: E402
 from optkit.grad import GradStep  # noqa: E402
 from optkit.train import build_components, build_grad_step  # noqa: E402

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from optkit.cli import compose
+from optkit.compose import compose
 from optkit.errors import ConfigError, check_output, entry_point, writing
 
 TOOL_ARGS = ("out", "json", "iters_per_epoch")

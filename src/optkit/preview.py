@@ -20,6 +20,7 @@ from optkit import distributed
 from optkit.data import describe
 from optkit.instantiate import instantiate_at
 from optkit.optim import build_optimizer
+from optkit.plan import make_timeline
 from optkit.schedule import Timeline
 from optkit.schedule.build import build_schedule
 from optkit.schedule.curve import Schedule
@@ -36,8 +37,6 @@ class Preview:
 def preview(cfg: Any, iters_per_epoch: Optional[int] = None) -> Preview:
     """Build `cfg`'s model (meta device), optimizer groups, timeline and schedule, running
     their checks; `iters_per_epoch` replaces the data set's (plot_lr's option)."""
-    from optkit.train import make_timeline
-
     info = describe(cfg.data)
     with torch.device("meta"):
         model = instantiate_at("model", cfg.model, in_shape=info.in_shape, num_classes=info.num_classes)
