@@ -40,7 +40,7 @@ def acquire(directory: Path, key: str) -> Optional[int]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+        holder = os.read(fd, 64).decode(errors="replace").strip("\x00 \n") or "?"  # NULs: its probe
         os.close(fd)
         raise ConfigError(key, f"another optkit run (pid {holder}) is writing to this directory; wait for it to "
                           f"end or choose another {key}", str(directory)) from None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
-from optkit.errors import ConfigError, check_output, entry_point, writing
+from optkit.errors import check_output, entry_point, writing
 from optkit.lr_find.algorithm import RangeTest
 from optkit.lr_find.runner import Result, find_lr
 
