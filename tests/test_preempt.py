@@ -129,7 +129,8 @@ def test_a_preempted_sweep_resumes_with_its_sweep_dir(tmp_path, long_reference):
     finished = (job.parent / "0" / "metrics.jsonl").read_text()
     resumed = run_train([*sweep, f"hydra.sweep.dir={job.parent}"], cwd=tmp_path, env=LONG_RUN_ENV)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{job.parent / '0' / 'last.pt'}: this run finished at step 20; nothing to do" in resumed.stdout
+    assert f"resumed from {job.parent / '0' / 'last.pt'} at step 20 (epoch 0): this run is finished; nothing to do" \
+        in resumed.stdout
     assert (job.parent / "0" / "metrics.jsonl").read_text() == finished
     assert f"resumed from {job / 'last.pt'} at step {step}" in resumed.stdout
     assert weight_difference(job, long_reference) == 0.0

@@ -90,7 +90,8 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         progress = resume.restore(found, built.model, built.optimizer, built.scaler, cfg)
         if progress.step >= built.windows.max_steps:  # a finished job of a sweep run again
             if info.is_main:
-                print(f"{found[0]}: this run finished at step {progress.step}; nothing to do", flush=True)
+                print(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch}): this run is "
+                      "finished; nothing to do", flush=True)
             distributed.shutdown(info)
             return progress.best_acc
     warn_batchnorm(built.model, cfg.grad.accumulate)
