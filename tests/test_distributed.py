@@ -188,3 +188,20 @@ def test_an_infinite_loss_on_one_rank_is_skipped_on_every_rank(tmp_path):
     assert "non-finite loss at step 5 (epoch 0): update skipped" in out
     assert [r["train/nonfinite_steps"] for r in read_records(tmp_path / "ddp") if r["kind"] == "train"][-1] == 1
     assert weight_difference(tmp_path / "ddp", tmp_path / "single") < 1e-5
+
+
+@pytest.mark.slow
+def test_ddp_ema_matches_the_single_process_ema(tmp_path):
+    """Model EMA under DDP: the average in last.pt (rank 0's; every rank updates from the same
+    all-reduced weights) is the single process's, and so is the EMA's validation."""
+    ema = ["ema=ema", "ema.decay=0.9", "ema.warmup=true"]
+    single = run_train([*SHORT, *ema, "data.batch_size=64", f"hydra.run.dir={tmp_path / 'single'}"])
+    assert single.returncode == 0, single.stderr
+    proc = torchrun([*SHORT, *ema, "data.batch_size=32", f"hydra.run.dir={tmp_path / 'ddp'}"], tmp_path)
+    with killed_on_failure(proc):
+        out = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, out
+    a, b = (torch.load(tmp_path / d / "last.pt", weights_only=True)["ema"] for d in ("ddp", "single"))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    val = [[r for r in read_records(tmp_path / d) if r["kind"] == "val"][-1] for d in ("ddp", "single")]
+    assert val[0]["val/acc"] == pytest.approx(val[1]["val/acc"], abs=2 / 359)  # at most a sample or two apart

@@ -76,14 +76,15 @@ def matrices_and_vectors() -> nn.Module:
     return nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 3))
 
 
-def test_muon_adamw_splits_by_shape_and_keeps_group_values():
+def test_muon_adamw_splits_hidden_weights_and_keeps_group_values():
     model = matrices_and_vectors()
     cfg = compose_config(["optimizer=muon_adamw", "paramwise=no_norm_decay", "optimizer.lr=0.02"])
     optimizer = build_optimizer(model, cfg)
     muon, adamw = optimizer.parts
     assert isinstance(muon, torch.optim.Muon) and isinstance(adamw, torch.optim.AdamW)
-    assert all(p.ndim == 2 for g in muon.param_groups for p in g["params"])
-    assert all(p.ndim != 2 for g in adamw.param_groups for p in g["params"])
+    # the head (the last Linear) goes to AdamW with the vectors, as timm does (issue 15)
+    assert [p for g in muon.param_groups for p in g["params"]] == [model[0].weight]
+    assert any(p is model[3].weight for p in adamw.param_groups[0]["params"])
     assert [(g["name"], g["weight_decay"]) for g in optimizer.param_groups] == [
         ("default/muon", 0.1), ("default/adamw", 0.1), ("norm/adamw", 0.0)]
     assert "momentum" in optimizer.param_groups[0] and "momentum" not in optimizer.param_groups[1]
@@ -180,7 +181,7 @@ def test_dry_run_prints_optimizer_kernel_and_groups_without_training(train_cli, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args,key", [
-    (["optimizer=lbfgs"], "optimizer._target_"),
+    (["optimizer=lbfgs", "grad.accumulate=2"], "grad.accumulate"),
     (["+optimizer.nesterov=true"], "optimizer.nesterov"),
     (["+paramwise.custom_keys={backbone.cls_tokn:{decay_mult:0}}", "model=vit_tiny"],
      "paramwise.custom_keys.backbone.cls_tokn: matches no parameter name"),

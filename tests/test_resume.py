@@ -63,10 +63,13 @@ CASES = {
     "accumulate_momentum": [*EVERY_STEP, "schedule=step", "schedule.step=[2,4]", "momentum=cosine",
                             "data.batch_size=32", "grad.accumulate=3"],
     "bf16": [*EVERY_STEP, "schedule=cosine", "trainer.amp=bf16", "trainer.max_iters=30"],  # bf16 is slow on CPU
+    "ema": [*EVERY_STEP, "schedule=cosine", "ema=ema", "ema.decay=0.9", "ema.warmup=true", "ema.update_every=2"],
+    "swa": [*[a for a in EVERY_STEP if not a.startswith("model")], "model=cnn", "model.channels=[4,8]",
+            "data.batch_size=128", "schedule=cosine", "swa=swa", "swa.start_epoch=1", "swa.anneal_epochs=1"],
 }
 # (case, seed of the kill step, truncate last.pt after the kill)
 KILLS = [("cosine", 0, False), ("cosine", 1, True), ("cosine", 2, False), ("accumulate_momentum", 3, False),
-         ("bf16", 4, False)]
+         ("bf16", 4, False), ("ema", 5, False), ("swa", 6, False)]
 _references: dict[str, dict] = {}
 
 
@@ -130,6 +133,20 @@ def test_killed_at_a_random_step_resumes_bitwise(tmp_path_factory, case, seed, c
         assert torch.equal(full["model"][key], final["model"][key]), key
     for i, state in full["optimizer"]["state"].items():
         assert torch.equal(state["momentum_buffer"], final["optimizer"]["state"][i]["momentum_buffer"]), i
+    for key in ("ema", "swa"):  # weight averaging's state
+        assert_same(full.get(key), final.get(key), key)
+
+
+def assert_same(a, b, where: str) -> None:
+    """Nested dicts and lists of tensors and numbers, equal bitwise."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for key in a:
+            assert_same(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    else:
+        assert a == b, where
 
 
 # --- which checkpoint a run resumes from -----------------------------------------------------

@@ -77,7 +77,7 @@ BAD = [
     ([VIT_TYPO, "model=vit_tiny"], "paramwise.custom_keys.backbone.cls_tokn"),
     (["+paramwise.custom_keys={nothing:{lr_mult:2}}"], "paramwise.custom_keys.nothing"),
     (["paramwise.norm_decay_mult=0", "optimizer=sgd", "optimizer.weight_decay=null"], "paramwise.norm_decay_mult"),
-    (["optimizer=muon", "model=mlp"], "optimizer._target_"),
+    (["optimizer=lbfgs", "+paramwise.custom_keys={head:{lr_mult:10}}"], "optimizer"),  # LBFGS: one group only
     (["optimizer=sparse_adam"], "optimizer._target_"),
     (["momentum=cosine", "optimizer=adagrad"], "momentum"),
     (["model=vit_tiny", "model.num_heads=5"], "model.num_heads"),
@@ -91,6 +91,16 @@ BAD = [
     (["schedule=cosine_restart", "schedule.periods=[2,2]", "schedule.restart_weights=[1,1]"], "schedule.periods"),
     (["warmup=linear", "warmup.iters=0"], "warmup.iters"),
     (["warmup=linear", "warmup.ratio=1.5"], "warmup.ratio"),
+    # weight averaging (docs/optimizers.md)
+    (["ema=ema", "ema.decay=1.0"], "ema.decay"),
+    (["ema=ema", "ema.buffers=mean"], "ema.buffers"),
+    (["ema=ema", "ema.update_every=0"], "ema.update_every"),
+    (["ema=mmcv", "ema.momentum=0"], "ema.momentum"),
+    (["ema=mmcv", "ema.interval=0"], "ema.interval"),
+    (["ema=ema", "swa=swa"], "swa"),
+    (["swa=swa", "swa.anneal_strategy=cosine"], "swa.anneal_strategy"),
+    (["swa=swa", "swa.lr=-0.1"], "swa.lr"),
+    (["swa=swa", "swa.start_epoch=30", "trainer.max_epochs=30"], "swa.start_epoch"),
     # data
     (["data=cifar10"], "data.root"),
     (["data=cifar10", "data.root=/nonexistent/cifar"], "data.root"),
@@ -101,7 +111,9 @@ BAD = [
     (["trainer.amp=fp16", "trainer.device=cpu"], "trainer.amp"),
     (["custom_imports=[no_such_module]"], "custom_imports"),
     (["optimizer._target_=torch.optim.Nope"], "optimizer._target_"),
-    (["optimizer=lbfgs"], "optimizer._target_"),
+    (["optimizer=lbfgs", "grad.accumulate=2"], "grad.accumulate"),
+    (["optimizer=sam", "optimizer@optimizer.base=lbfgs"], "optimizer.base"),
+    (["optimizer=sam", "optimizer.base.lr=-1"], "optimizer.base.lr"),
     # a sweep: every job is checked
     (["-m", "optimizer.lr=0.1,-0.1"], "optimizer.lr"),
     (["-m", "schedule=cosine,cosin"], "schedule"),

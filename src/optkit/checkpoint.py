@@ -2,7 +2,8 @@
 
 A checkpoint is a plain dict saved with `torch.save`:
 `model` (state_dict), `optimizer`, `scaler`, `progress` (step, epoch, epoch_step,
-best_acc), `rng` (torch, cuda, python, numpy) and `config`. It is loaded with
+best_acc), `rng` (torch, cuda, python, numpy), `config`, and with weight averaging `ema`
+(the EMA weights as a model state_dict) or `swa` (`AveragedModel` and SWALR state). It is loaded with
 `weights_only=True`, so opening one never runs code.
 
 Writes go to a temporary file in the same directory, are fsync'ed, and renamed over the
@@ -22,7 +23,9 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from optkit.averaging.hooks import Averaging
 from optkit.errors import CheckpointError, ConfigError, OutputError, warn, writing
+from optkit.optim.modes import eval_weights
 
 LAST = "last.pt"
 PREV = "prev.pt"
@@ -149,27 +152,35 @@ class Checkpointer:
     process writes; the others call it too, so the loop needs no rank logic."""
 
     def __init__(self, run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 scaler: Optional[torch.amp.GradScaler], config: dict[str, Any], enabled: bool) -> None:
+                 scaler: Optional[torch.amp.GradScaler], config: dict[str, Any], enabled: bool,
+                 averaging: Averaging = Averaging()) -> None:
         self.run_dir = Path(run_dir)
         self.model, self.optimizer, self.scaler = model, optimizer, scaler
         self.config = config
         self.enabled = enabled
+        self.averaging = averaging
 
     def __call__(self, progress: Any, *, last: bool, best: bool) -> None:
-        if not self.enabled:
-            return
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "progress": vars(progress).copy(),
-            "rng": rng_state(),
-            "config": self.config,
-        }
-        if last:
-            save_last(state, self.run_dir)
-        if best:
-            atomic_save(state, self.run_dir / BEST)
+        """Every rank calls it (an average's buffers are synchronised across ranks); the
+        weights saved are the optimizer's evaluation weights (`optkit.optim.modes`)."""
+        with eval_weights(self.optimizer):
+            averaged = self.averaging.state_dict()
+            if not self.enabled:
+                return
+            state = {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "progress": vars(progress).copy(),
+                "rng": rng_state(),
+                "config": self.config,
+            }
+            if self.averaging.key is not None:
+                state[self.averaging.key] = averaged
+            if last:  # inside the block: state_dict() holds the live tensors, not copies
+                save_last(state, self.run_dir)
+            if best:
+                atomic_save(state, self.run_dir / BEST)
 
 
 def rng_state() -> dict[str, Any]:

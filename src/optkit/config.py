@@ -2,7 +2,8 @@
 
 The root schema `TrainConfig` types the fixed groups (paramwise, grad, trainer, logging);
 each option of a group whose fields depend on the option (model, data, schedule, warmup, momentum)
-starts from a schema registered under `schema/` (`defaults: [/schema/<group>/<option>@_here_]`).
+starts from a schema registered under `schema/` (`defaults: [/schema/<group>/<option>@_here_]`);
+ema and swa likewise, from `optkit.averaging`'s settings classes.
 YAML files only pick options and recipe values, so a default lives in exactly one place: a
 dataclass below or, for schedules, warmup and momentum, the policy dataclass itself (`target_schema`
 derives the config from its fields). Optimizers are the
@@ -22,7 +23,7 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from optkit import schedule
+from optkit import averaging, schedule
 
 # The config tree lives inside the package (src/optkit/conf; the checkout's conf/ links to it),
 # so an installed optkit finds it: Hydra reads it as CONF_SEARCH_PATH, tools list it at CONF_DIR.
@@ -156,6 +157,8 @@ class ParamwiseConfig:
     norm_decay_mult: Optional[float] = None
     dwconv_decay_mult: Optional[float] = None
     dcn_offset_lr_mult: Optional[float] = None
+    flat_decay_mult: Optional[float] = None  # MMEngine: other 1-d parameters (tokens, scales, unmatched biases)
+    rule_order: str = "mmcv"  # mmcv | mmengine: which weight-decay rule wins (optim/paramwise.py, decay_rule)
     bypass_duplicate: bool = False  # tied parameters: keep the first occurrence (else an error)
     custom_keys: Dict[str, Any] = field(default_factory=dict)  # {substring: {lr_mult, decay_mult}}
     # Module classes (import paths, imported after custom_imports) whose Conv2d children named
@@ -214,6 +217,16 @@ class LayerDecayConfig(OptimizerConstructorConfig):
 
 
 @dataclass
+class AutoScaleLrConfig:
+    """MMDetection / MMEngine `auto_scale_lr` (optkit.optim.auto_scale_lr): optimizer.lr ×
+    (world size × data.batch_size × grad.accumulate) / base_batch_size, or its square root."""
+
+    enable: bool = False
+    base_batch_size: Optional[int] = None  # the total batch optimizer.lr was written for
+    rule: str = "linear"  # linear | sqrt
+
+
+@dataclass
 class TrainConfig:
     """The root: one field per config group plus MMCV's top-level keys."""
 
@@ -223,8 +236,12 @@ class TrainConfig:
     schedule: Any = MISSING
     warmup: Any = MISSING
     momentum: Any = None
+    wd_schedule: Any = None  # weight-decay schedule (conf/wd_schedule): null or cosine
+    ema: Any = None  # model EMA (conf/ema): null, timm-style or MMCV EMAHook
+    swa: Any = None  # stochastic weight averaging (conf/swa): null or torch.optim.swa_utils
     paramwise: ParamwiseConfig = field(default_factory=ParamwiseConfig)
     grad: GradConfig = field(default_factory=GradConfig)
+    auto_scale_lr: AutoScaleLrConfig = field(default_factory=AutoScaleLrConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     optimizer_constructor: Any = MISSING
@@ -282,6 +299,12 @@ def register() -> ConfigStore:
     cs.store(group="schema/warmup", name="warmup", node=target_schema(schedule.Warmup, "optkit.schedule.Warmup"))
     for name, policy in schedule.MOMENTUM_POLICIES.items():
         cs.store(group="schema/momentum", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
+    for name, policy in schedule.WD_POLICIES.items():
+        cs.store(group="schema/wd_schedule", name=name,
+                 node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
+    for name, policy in averaging.EMA_POLICIES.items():
+        cs.store(group="schema/ema", name=name, node=target_schema(policy, f"optkit.averaging.{policy.__name__}"))
+    cs.store(group="schema/swa", name="swa", node=target_schema(averaging.Swa, "optkit.averaging.Swa"))
     return cs
 
 

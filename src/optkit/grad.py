@@ -53,7 +53,9 @@ class GradStep:
 
     One host sync per step, the non-finite check (`check_finite=False` leaves it out, for
     benchmarks); the norm, the clip factor and fp16's skipped-step count stay on the
-    device until the loop reads them at a log point (`amp_values`).
+    device until the loop reads them at a log point (`amp_values`). A step is `backward`
+    then `apply`; the steps of closure optimizers and SAM (`optkit.multipass`) are
+    subclasses that call these halves in their own order.
     """
 
     def __init__(
@@ -85,6 +87,11 @@ class GradStep:
     def __call__(self, window: Window, batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
                  want_norm: bool = False) -> StepResult:
         """`batch(index)` gives a micro-batch's (inputs, targets) on the device."""
+        return self.apply(self.backward(window, batch), want_norm)
+
+    def backward(self, window: Window, batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Forward and backward every micro-batch of the window, accumulating (scaled, under
+        fp16) gradients; return the window's weighted loss, detached."""
         last = len(window.batches) - 1
         total: Optional[torch.Tensor] = None
         for j, (index, weight) in enumerate(zip(window.batches, window.weights)):
@@ -97,6 +104,11 @@ class GradStep:
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
             total = loss.detach() if total is None else total + loss.detach()
         assert total is not None
+        return total
+
+    def apply(self, total: torch.Tensor, want_norm: bool) -> StepResult:
+        """Unscale, clip, check and step with the accumulated gradients; `total` is the loss
+        the step reports (and checks)."""
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         check_grad = self.check_finite and self.scaler is None

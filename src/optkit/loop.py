@@ -8,20 +8,22 @@ the non-finite check (`GradStep`); a step that was not applied is counted by `sk
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, Iterable, Optional, Sequence
+from typing import Callable, ContextManager, Iterable, Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optkit.averaging.hooks import Averaging
 from optkit.data import Dataset, epoch_order, eval_batches, shard
-from optkit.distributed import DistInfo, mean_over_ranks
+from optkit.distributed import DistInfo, mean_over_ranks, unwrap
 from optkit.errors import NonFiniteError
 from optkit.grad import GradStep
 from optkit.logging import RunLogger, Throughput
+from optkit.optim.modes import eval_weights, train_mode
 from optkit.plan import Window, WindowPlan
 from optkit.preempt import StopRequest
-from optkit.schedule import Scheduler
+from optkit.schedule import PlateauTracker, Scheduler
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Progress:
     last_val: dict = field(default_factory=dict)
     nonfinite_steps: int = 0  # steps not applied: their loss or gradient was inf or NaN
     nonfinite_streak: int = 0  # how many of those came last, in a row
+    plateau: dict = field(default_factory=dict)  # schedule=plateau: ReduceLROnPlateau's state
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Run:
     nonfinite: str = "stop"  # trainer.nonfinite: stop | skip
     max_nonfinite: int = 10  # skip: stop after this many in a row
     stop: StopRequest = field(default_factory=StopRequest.never)  # set by SIGUSR2/SIGTERM/SIGUSR1
+    averaging: Averaging = field(default_factory=Averaging)  # model EMA or SWA (optkit.averaging)
+    plateau: Optional[PlateauTracker] = None  # schedule=plateau: observes each validation
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
@@ -73,11 +78,23 @@ def epoch_plan(run: Run, epoch: int) -> list[Window]:
     return run.windows.epoch(epoch, order)
 
 
+def training_inputs(run: Run, epoch: int) -> Iterator[torch.Tensor]:
+    """The inputs of this rank's training micro-batches of `epoch`, through the training data
+    path (SWA recomputes BatchNorm statistics over them)."""
+    for window in epoch_plan(run, epoch):
+        for index in window.batches:
+            yield run.data.train_batch(index)[0]
+
+
 def fit(run: Run, progress: Progress) -> Progress:
     losses: list[torch.Tensor] = []
     throughput = Throughput()
+    train_mode(run.grad_step.optimizer)
+    if run.plateau is not None:
+        run.plateau.restore(progress.plateau)
     while progress.step < run.windows.max_steps:
         windows = epoch_plan(run, progress.epoch)
+        run.averaging.begin_epoch(progress.epoch)
         run.model.train()
         for window in windows[progress.epoch_step :]:
             run.scheduler.apply(window.schedule_step)
@@ -85,6 +102,7 @@ def fit(run: Run, progress: Progress) -> Progress:
             result = run.grad_step(window, run.data.train_batch, want_norm=log_now)
             progress.step += 1
             progress.epoch_step += 1
+            run.averaging.after_step(progress.step)
             if result.nonfinite is None:
                 progress.nonfinite_streak = 0
                 losses.append(result.loss)
@@ -104,12 +122,16 @@ def fit(run: Run, progress: Progress) -> Progress:
                 run.stop.hand_over(progress.step)
         finished_epoch = progress.epoch_step >= len(windows)
         done = progress.step >= run.windows.max_steps
+        if finished_epoch or done:
+            run.averaging.end_epoch(progress.epoch)
         if finished_epoch:
             progress.epoch += 1
             progress.epoch_step = 0
         is_best = False
         if done or (finished_epoch and progress.epoch % run.eval_every == 0):
             is_best = validate(run, progress)
+        if done:
+            run.averaging.finish(unwrap(run.model))
         save_last = done or (finished_epoch and run.ckpt_by_epoch and progress.epoch % run.ckpt_every == 0)
         if save_last or is_best:
             run.checkpoint(progress, last=save_last, best=is_best)
@@ -189,12 +211,23 @@ def evaluate(model: nn.Module, data: Dataset, batch_size: int, autocast: Callabl
 
 
 def validate(run: Run, progress: Progress) -> bool:
-    """Evaluate, log, remember the best accuracy; True when this is the best so far."""
-    metrics = evaluate(run.model, run.data, run.val_batch_size, run.autocast)
+    """Evaluate, log, remember the best accuracy; True when this is the best so far. The
+    weights evaluated are the optimizer's evaluation weights (schedule-free) and, with weight
+    averaging, the average as `val/*` and the raw model as `val_raw/*`."""
+    done = progress.step >= run.windows.max_steps
+    metrics: dict[str, float] = {}
+    with eval_weights(run.grad_step.optimizer):
+        for prefix, model in run.averaging.eval_models(run.model, last=done).items():
+            values = evaluate(model, run.data, run.val_batch_size, run.autocast)
+            metrics.update({key.replace("val/", f"{prefix}/", 1): value for key, value in values.items()})
     run.logger.scalars(progress.step, metrics, kind="val")
     run.logger.message(f"epoch {progress.epoch} step {progress.step}: val loss {metrics['val/loss']:.4f} "
-                       f"acc {metrics['val/acc']:.4f}")
+                       f"acc {metrics['val/acc']:.4f}"
+                       + (f" (raw model: loss {metrics['val_raw/loss']:.4f} acc {metrics['val_raw/acc']:.4f})"
+                          if "val_raw/acc" in metrics else ""))
     progress.last_val = metrics
+    if run.plateau is not None:
+        progress.plateau = run.plateau.observe(metrics, progress.plateau)
     is_best = metrics["val/acc"] > progress.best_acc
     if is_best:
         progress.best_acc = metrics["val/acc"]

@@ -20,6 +20,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from optkit.compose import compose
+from optkit.config import target_name
 from optkit.errors import ConfigError, check_output, entry_point, writing
 
 TOOL_ARGS = ("out", "json", "iters_per_epoch")
@@ -133,8 +134,6 @@ def plot(data: dict[str, Any], out: Path, title: str) -> None:
 
 
 def describe_run(cfg: Any) -> str:
-    from optkit.config import target_name
-
     warmup = cfg.warmup.get("kind") or "none"
     return f"lr {target_name(cfg.schedule)}, warmup {warmup}, momentum {target_name(cfg.get('momentum'))}"
 
@@ -159,3 +158,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     written = out if "json" not in tool else f"{out} and {tool['json']}"
     print(f"{written}: {len(data['groups'])} groups, {data['max_iters']} iterations "
           f"({data['iters_per_epoch']} per epoch)")
+    if target_name(cfg.schedule) == "Plateau":
+        print(f"schedule=plateau: the lr depends on the validation metric ({cfg.schedule.monitor}); drawn as it is "
+              "until the first reduction, which only training can tell")

@@ -3,8 +3,9 @@ its param groups, the schedule's timeline and the schedule itself.
 
 `validate.check` builds it so that every check that needs the model or the run length
 happens before Hydra creates a directory (a custom key that matches no parameter, a
-momentum schedule for an optimizer without momentum, SparseAdam or Muon on parameters
-they cannot step, more cycles than steps, a batch larger than the data with drop_last).
+momentum schedule for an optimizer without momentum, SparseAdam on parameters it
+cannot step, LBFGS given several param groups, more cycles than steps, a batch larger
+than the data with drop_last).
 `plot_lr` draws its curves from it. A model on the meta device allocates nothing, so this
 costs milliseconds even for a large model and runs for every job of a sweep.
 """
@@ -40,8 +41,9 @@ def preview(cfg: Any, iters_per_epoch: Optional[int] = None) -> Preview:
     info = describe(cfg.data)
     with torch.device("meta"):
         model = instantiate_at("model", cfg.model, in_shape=info.in_shape, num_classes=info.num_classes)
-    groups = build_optimizer(model, cfg).param_groups
-    timeline = make_timeline(cfg, info.num_train, distributed.detect(), iters_per_epoch)
+    dist = distributed.detect()
+    groups = build_optimizer(model, cfg, dist.world_size).param_groups
+    timeline = make_timeline(cfg, info.num_train, dist, iters_per_epoch)
     schedule = build_schedule(cfg, timeline)
     schedule.check_groups(groups)
     return Preview(model, groups, timeline, schedule)

@@ -29,6 +29,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from optkit import checkpoint
+from optkit.averaging.hooks import Averaging
 from optkit.config import flatten
 from optkit.errors import ConfigError, format_value, muted, warn
 from optkit.loop import Progress
@@ -158,6 +159,18 @@ def restore(found: Found, model: torch.nn.Module, optimizer: torch.optim.Optimiz
         scaler.load_state_dict(state["scaler"])
     checkpoint.set_rng_state(state["rng"])
     return Progress(**state["progress"])
+
+
+def restore_averaging(found: Found, averaging: Averaging) -> None:
+    """The EMA or SWA state saved with the checkpoint; a checkpoint without it (averaging
+    turned on under `resume_force`) starts the average from the restored weights."""
+    path, state = found
+    if averaging.key is None:
+        return
+    if state.get(averaging.key) is None:
+        warn(f"trainer.resume: {path} holds no {averaging.key} state; the average starts from its weights")
+        return
+    averaging.load_state_dict(state[averaging.key])
 
 
 def restore_optimizer_forced(path: Path, state: dict[str, Any], optimizer: torch.optim.Optimizer,

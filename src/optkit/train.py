@@ -20,16 +20,18 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from optkit import checkpoint, distributed, resume, validate
+from optkit.averaging import hooks as averaging_hooks
 from optkit.data import Dataset
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.logging import RunLogger
-from optkit.loop import Progress, Run, fit
-from optkit.optim import build_optimizer, describe_param_groups, kernel
+from optkit.loop import Progress, Run, fit, training_inputs
+from optkit.multipass import step_class
+from optkit.optim import auto_scale_lr, build_optimizer, describe_param_groups, kernel
 from optkit.plan import WindowPlan, epoch_slices, make_timeline
 from optkit.preempt import StopRequest
-from optkit.schedule import Schedule, Scheduler, Timeline
+from optkit.schedule import Plateau, PlateauTracker, Schedule, Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
 
@@ -78,7 +80,7 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     device = pick_device(cfg.trainer.device, info)
     built = build_components(cfg, info, device)
     if cfg.trainer.dry_run:
-        print(dry_run_report(cfg, built))
+        print(dry_run_report(cfg, built, info.world_size))
         return float("nan")
 
     run_dir = Path(run_dir) if run_dir is not None else output_dir()
@@ -101,17 +103,29 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
     logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
+    scheduler = Scheduler(built.optimizer, built.schedule)
+    plateau = (PlateauTracker(built.schedule.lr_policy, scheduler) if isinstance(built.schedule.lr_policy, Plateau)
+               else None)
+    averaging, scheduler = averaging_hooks.build(
+        instantiate_at("ema", cfg.ema) if cfg.ema is not None else None,
+        instantiate_at("swa", cfg.swa) if cfg.swa is not None else None,
+        built.model, built.optimizer, scheduler, built.timeline.iters_per_epoch,
+        lambda: training_inputs(loop_run, 0), built.autocast)
+    if found is not None:
+        resume.restore_averaging(found, averaging)
     save = checkpoint.Checkpointer(run_dir, built.model, built.optimizer, built.scaler,
-                                   OmegaConf.to_container(cfg, resolve=True), enabled=info.is_main)
+                                   OmegaConf.to_container(cfg, resolve=True), enabled=info.is_main,
+                                   averaging=averaging)
     loop_run = Run(
         model=model, data=built.data, grad_step=build_grad_step(cfg, model, built.optimizer, built.scaler,
                                                                 built.autocast),
-        scheduler=Scheduler(built.optimizer, built.schedule), windows=built.windows, logger=logger, dist=info,
+        scheduler=scheduler, windows=built.windows, logger=logger, dist=info,
         val_batch_size=cfg.data.val_batch_size, shuffle=cfg.data.shuffle, seed=cfg.trainer.seed,
         log_every=cfg.logging.log_every, eval_every=cfg.trainer.eval_every,
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=built.autocast,
         checkpoint=save, group_names=built.group_names, nonfinite=cfg.trainer.nonfinite,
-        max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(),
+        max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(), averaging=averaging,
+        plateau=plateau,
     )
     try:
         progress = fit(loop_run, progress)
@@ -124,8 +138,9 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     return progress.best_acc
 
 
-def dry_run_report(cfg: DictConfig, built: "Components") -> str:
-    """`trainer.dry_run=true`: the optimizer, its step kernel, the param-group table and the run length."""
+def dry_run_report(cfg: DictConfig, built: "Components", world_size: int = 1) -> str:
+    """`trainer.dry_run=true`: the optimizer, its step kernel, the lr scaling (auto_scale_lr),
+    the param-group table and the run length."""
     optimizer, timeline = built.optimizer, built.timeline
     unit = "micro-batches" if cfg.grad.remainder == "mmcv" else "steps"
     asked = ", ".join(f"optimizer.{k}={json.dumps(cfg.optimizer[k])}" for k in ("fused", "foreach")
@@ -133,6 +148,7 @@ def dry_run_report(cfg: DictConfig, built: "Components") -> str:
     return "\n".join([
         f"optimizer: {type(optimizer).__name__}, step kernel: {kernel(optimizer)}"
         f"{f' ({asked})' if asked else ''}; constructor: {cfg.optimizer_constructor._target_}",
+        *filter(None, [auto_scale_lr.describe(cfg, world_size)]),
         describe_param_groups(optimizer.param_groups, built.model),
         f"{timeline.iters_per_epoch} {unit}/epoch, {timeline.max_iters} {unit}, {built.windows.max_steps} optimizer steps",
     ])
@@ -162,7 +178,7 @@ def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.
 
     data = instantiate_at("data", cfg.data).to(device)
     model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
-    optimizer = build_optimizer(model, cfg)
+    optimizer = build_optimizer(model, cfg, info.world_size)
     group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
     timeline = make_timeline(cfg, len(data.train), info)
     schedule = build_schedule(cfg, timeline)
@@ -175,9 +191,9 @@ def build_grad_step(cfg: DictConfig, model: nn.Module, optimizer: torch.optim.Op
                     scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager],
                     check_finite: bool = True) -> GradStep:
     """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling, and
-    (training) the non-finite check."""
+    (training) the non-finite check; a closure optimizer's or SAM's own kind of step."""
     clip = cfg.grad.clip
-    return GradStep(
+    return step_class(optimizer)(
         model, optimizer, F.cross_entropy,
         max_norm=None if clip is None else clip.max_norm,
         norm_type=2.0 if clip is None else clip.norm_type,

@@ -24,10 +24,14 @@ from optkit.data import DESCRIPTIONS
 from optkit.data.describe import check_files
 from optkit.errors import ConfigError, warn
 from optkit.instantiate import instantiate_at, locate_at
+from optkit.multipass import needs_closure
+from optkit.optim import auto_scale_lr
 from optkit.optim import paramwise as optim_paramwise
 from optkit.optim.groups import as_mapping, resolve_dcn_types
+from optkit.optim.sam import SAM
 from optkit.plan import steps_per_epoch
 from optkit.preview import Preview, preview
+from optkit.schedule import Timeline
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP = ("bf16", "fp16")
@@ -141,35 +145,62 @@ def check_like_default(key: str, value: Any, default: Any) -> None:
         raise ConfigError(key, f"must be {kind}", value)
 
 
-def check_optimizer(o: DictConfig) -> None:
+def check_optimizer(o: DictConfig, key: str = "optimizer") -> None:
+    """The optimizer node's arguments and ranges; a SAM's base node too (`optimizer.base`)."""
     if OmegaConf.is_missing(o, "_target_"):
-        raise ConfigError("optimizer._target_", "must name your optimizer class, e.g. "
-                          "optimizer._target_=my_pkg.opt.MyOptimizer")
-    target = locate_at("optimizer._target_", o._target_)
-    check_target_kwargs("optimizer", o)
-    if isinstance(target, type) and issubclass(target, torch.optim.LBFGS):
-        raise ConfigError("optimizer._target_", "LBFGS re-evaluates the loss through a closure several times per "
-                          "step and optkit's step computes one gradient, so it cannot train here", o._target_)
+        raise ConfigError(f"{key}._target_", "must name your optimizer class, e.g. "
+                          f"{key}._target_=my_pkg.opt.MyOptimizer")
+    target = locate_at(f"{key}._target_", o._target_)
+    check_target_kwargs(key, o)
+    if is_class(target, SAM):
+        base = locate_at(f"{key}.base._target_", o.base._target_) if isinstance(o.base, DictConfig) else None
+        if base is None or is_class(base, SAM) or (isinstance(base, type) and needs_closure(base)):
+            raise ConfigError(f"{key}.base", "SAM needs a base optimizer that steps one gradient (not SAM, "
+                              "not a closure optimizer such as LBFGS); pick one with optimizer@optimizer.base=sgd",
+                              OmegaConf.select(o, "base._target_", default=o.get("base")))
+        check_optimizer(o.base, f"{key}.base")
     if o.get("lr") is not None:
-        positive("optimizer.lr", o.lr)
+        positive(f"{key}.lr", o.lr)
     if "momentum" in o and not 0 <= o.momentum < 1:
-        raise ConfigError("optimizer.momentum", "must be in [0, 1)", o.momentum)
+        raise ConfigError(f"{key}.momentum", "must be in [0, 1)", o.momentum)
     if "betas" in o and (len(o.betas) != 2 or not all(is_number(b) and 0 <= b < 1 for b in o.betas)):
-        raise ConfigError("optimizer.betas", "must be two numbers, each in [0, 1)", list(o.betas))
+        raise ConfigError(f"{key}.betas", "must be two numbers, each in [0, 1)", list(o.betas))
     if o.get("weight_decay") is not None and (o.weight_decay < 0 or math.isnan(o.weight_decay)):
-        raise ConfigError("optimizer.weight_decay", "must be >= 0", o.weight_decay)
+        raise ConfigError(f"{key}.weight_decay", "must be >= 0", o.weight_decay)
     if is_number(o.get("eps")) and not o.eps >= 0:
-        raise ConfigError("optimizer.eps", "must be >= 0", o.eps)
+        raise ConfigError(f"{key}.eps", "must be >= 0", o.eps)
     if o.get("nesterov") and not (o.get("momentum", 0) > 0 and o.get("dampening", 0) == 0):
-        raise ConfigError("optimizer.nesterov", "needs optimizer.momentum > 0 and optimizer.dampening=0",
+        raise ConfigError(f"{key}.nesterov", f"needs {key}.momentum > 0 and {key}.dampening=0",
                           f"momentum={o.get('momentum')}, dampening={o.get('dampening')}")
+
+
+def is_class(target: Any, cls: type) -> bool:
+    return isinstance(target, type) and issubclass(target, cls)
+
+
+def check_closure_step(cfg: DictConfig) -> None:
+    """A closure optimizer (LBFGS) re-evaluates one micro-batch: no accumulation window, and
+    no fp16 (GradScaler cannot step a closure; bf16 needs no scaler)."""
+    target = locate_at("optimizer._target_", cfg.optimizer._target_)
+    if not (isinstance(target, type) and needs_closure(target)):
+        return
+    name = target.__name__
+    if cfg.grad.accumulate > 1:
+        raise ConfigError("grad.accumulate", f"{name} re-evaluates the loss of one micro-batch through a closure "
+                          "several times per step, so it cannot accumulate micro-batches; raise data.batch_size "
+                          "instead", cfg.grad.accumulate, ["1"])
+    if cfg.trainer.amp == "fp16":
+        raise ConfigError("trainer.amp", f"{name} steps through a closure, which fp16's GradScaler cannot "
+                          "scale; use bf16", cfg.trainer.amp, ["bf16"])
 
 
 def check_paramwise(cfg: DictConfig) -> None:
     """MMCV's paramwise_cfg checks (decay rules need optimizer.weight_decay), multiplier
     ranges, and the `dcn_types` classes (importable once custom_imports ran)."""
     paramwise = as_mapping(cfg.paramwise)
-    optim_paramwise.check_paramwise(paramwise, cfg.optimizer.get("weight_decay"))
+    base = cfg.optimizer.get("base")
+    hyper = base if isinstance(base, DictConfig) else cfg.optimizer  # a SAM's weight decay is its base's
+    optim_paramwise.check_paramwise(paramwise, hyper.get("weight_decay"))
     resolve_dcn_types(paramwise)
 
 
@@ -183,6 +214,15 @@ def import_custom_modules(cfg: DictConfig) -> None:
             if not cfg.allow_failed_imports:
                 raise ConfigError("custom_imports", f"cannot import ({err})", name) from None
             warn(f"custom_imports: {name} failed to import ({err})")
+
+
+def check_swa_start(start_epoch: int, timeline: Timeline) -> None:
+    """SWA must average at least one epoch end: the run's last (possibly partial) epoch is
+    number ceil(max_iters / iters_per_epoch) − 1."""
+    epochs = -(-timeline.max_iters // timeline.iters_per_epoch)
+    if start_epoch >= epochs:
+        raise ConfigError("swa.start_epoch", f"the run has {epochs} epochs (0 to {epochs - 1}), so nothing would "
+                          "be averaged", start_epoch)
 
 
 def check_data(d: DictConfig) -> None:
@@ -215,12 +255,19 @@ def check(cfg: DictConfig, *, iters_per_epoch: Optional[int] = None, data_files:
     check_data(cfg.data)
     positive("logging.log_every", cfg.logging.log_every)
     check_optimizer(cfg.optimizer)
+    check_closure_step(cfg)
+    auto_scale_lr.check(cfg)
     check_paramwise(cfg)
     check_target_kwargs("optimizer_constructor", cfg.optimizer_constructor, supplied=3)
-    for key in ("schedule", "warmup", "momentum"):
+    for key in ("schedule", "warmup", "momentum", "wd_schedule", "ema", "swa"):
         if cfg.get(key) is not None:
             instantiate_at(key, cfg[key])
+    if cfg.ema is not None and cfg.swa is not None:
+        raise ConfigError("swa", "model EMA and SWA are two averages of the same weights; pick one (ema=none or "
+                          "swa=none)", "swa")
     plan = preview(cfg, iters_per_epoch) if cfg.data.get("_target_") in DESCRIPTIONS else None
+    if plan is not None and cfg.swa is not None:
+        check_swa_start(cfg.swa.start_epoch, plan.timeline)
     if data_files:
         check_files(cfg.data)
     if plan is not None:

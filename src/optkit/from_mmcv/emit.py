@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from optkit.from_mmcv.translate import Path_, Translation, nest
+from optkit.from_mmcv.match import nest
+from optkit.from_mmcv.translation import Path_, Translation
 
 # conf/train.yaml's order of groups, then the top-level keys.
 ORDER = ("model", "data", "optimizer", "schedule", "warmup", "momentum", "paramwise", "optimizer_constructor",

@@ -16,6 +16,9 @@ reproduced, as in mmcv 1.7.2's `Config._file2dict`:
   base value; a dict over a base value that is not a dict is MMCV's TypeError;
 - names starting with `__`, imported modules and `_base_` itself are not config keys.
 
+MMEngine's new format (`with read_base():` imports, `name.update(...)`) is read by the
+rules of `read_base.py`.
+
 `.json` and `.yaml` configs (MMCV reads those too) are loaded as data, with the same
 `_base_` rules. A value the reader cannot evaluate (a call to a function, a name imported
 from a module) becomes `Unevaluable`, so the translator can report that key instead of
@@ -36,6 +39,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from optkit.from_mmcv.budget import MAX_DEPTH, MAX_FILE_BYTES, Budget, OverBudget
+
+from optkit.from_mmcv.read_base import base_names, config_update, is_read_base, update_target
 
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
@@ -85,7 +90,7 @@ def read_file(path: Path, seen: tuple[Path, ...], budget: Optional[Budget] = Non
     refs = {f"{BASE_TOKEN}{name}": name for name in BASE_REF.findall(text)}
     text = BASE_REF.sub(lambda m: f'"{BASE_TOKEN}{m.group(1)}"', text)
     if path.suffix == ".py":
-        cfg = evaluate_python(text, path, budget)
+        cfg = evaluate_python(text, path, budget, seen)
     else:
         cfg = load_data(text, path)
         try:
@@ -198,8 +203,9 @@ def kind(value: Any) -> str:
 # --- evaluating a .py config -------------------------------------------------------------------
 
 
-def evaluate_python(text: str, path: Path, budget: Budget) -> dict[str, Any]:
-    """The top-level names a `.py` config binds, evaluated statement by statement."""
+def evaluate_python(text: str, path: Path, budget: Budget, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The top-level names a `.py` config binds, evaluated statement by statement (MMEngine's
+    `with read_base():` and `name.update(...)` as `read_base.py` says), within `budget`."""
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as err:  # no line number for a null byte
@@ -209,23 +215,36 @@ def evaluate_python(text: str, path: Path, budget: Budget) -> dict[str, Any]:
     names: dict[str, Any] = {}
     for stmt in tree.body:
         try:
-            evaluate_statement(stmt, names, Evaluator(names, text, budget), path)
+            evaluate_statement(stmt, names, text, path, budget, seen)
         except OverBudget as err:
             raise ReadError(f"{shown(path)}:{stmt.lineno}: refused: evaluating it needs {err} (the importer's "
                             "limit)") from None
     return {k: v for k, v in names.items() if not k.startswith("__")}
 
 
-def evaluate_statement(stmt: ast.stmt, names: dict[str, Any], evaluator: "Evaluator", path: Path) -> None:
+def evaluate_statement(stmt: ast.stmt, names: dict[str, Any], text: str, path: Path, budget: Budget,
+                       seen: tuple[Path, ...]) -> None:
     if isinstance(stmt, ast.Assign):
-        value = evaluator.value(stmt.value)
+        value = Evaluator(names, text, budget).value(stmt.value)
         for target in stmt.targets:
             bind(target, value, names, path)
     elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-        bind(stmt.target, evaluator.value(stmt.value), names, path)
+        bind(stmt.target, Evaluator(names, text, budget).value(stmt.value), names, path)
     elif isinstance(stmt, ast.ImportFrom):
         for alias in stmt.names:
             names[alias.asname or alias.name] = Unevaluable(alias.name, f"imported from {stmt.module}")
+    elif is_read_base(stmt):
+        names.update(base_names(stmt, path, lambda base: read_file(base, (*seen, path), budget),
+                                lambda line, why: ReadError(f"{shown(path)}:{line}: {why}")))
+    elif update_target(stmt) is not None:
+        name = update_target(stmt)
+        if not isinstance(names.get(name), dict):
+            raise ReadError(f"{shown(path)}:{stmt.lineno}: {name}.update(): {name} is not a dict bound earlier")
+        call = ast.Call(func=ast.Name("dict", ast.Load()), args=stmt.value.args, keywords=stmt.value.keywords)
+        other = Evaluator(names, text, budget).value(ast.copy_location(call, stmt.value))
+        if isinstance(other, Unevaluable):
+            raise ReadError(f"{shown(path)}:{stmt.lineno}: {name}.update(): cannot evaluate ({other.reason})")
+        names[name] = config_update(names[name], other)
     elif not (isinstance(stmt, (ast.Import, ast.Pass)) or (
             isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))):  # MMCV drops modules; a docstring binds nothing
         raise ReadError(f"{shown(path)}:{stmt.lineno}: unsupported statement ({type(stmt).__name__}); the importer "

@@ -14,6 +14,10 @@ One function per MMCV key, each writing into a `Translation`:
 | `runner`, `total_epochs` | `trainer.max_epochs` / `trainer.max_iters` |
 | `data.samples_per_gpu` | `data.batch_size` |
 | `custom_imports` | `custom_imports`, `allow_failed_imports` |
+| `custom_hooks` `EMAHook`, `auto_scale_lr` | `ema=mmcv` + `ema.*`, `auto_scale_lr.*` (hooks.py) |
+
+The record they write is `translation.Translation`; what the shipped options hold comes
+from `catalogue`, and `match.match_options` then selects shipped options.
 
 Where MMCV's default for an argument differs from the default of the optkit option, the
 MMCV value is written out (`restart_weights: [1]` for CosineRestart, `warmup.iters`), so
@@ -23,113 +27,18 @@ not translate, becomes one line of `skipped`; caveats of a translation are `note
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
-import yaml
-
-from optkit.config import CONF_DIR, ParamwiseConfig
+from optkit.config import ParamwiseConfig
+from optkit.from_mmcv import hooks
 from optkit.from_mmcv import mmcv_names as mm
-from optkit.from_mmcv.read import DELETE_KEY, Unevaluable
+from optkit.from_mmcv.catalogue import option_file, options, policy_default, same, torch_optimizer_options
+from optkit.from_mmcv.match import match_options
+from optkit.from_mmcv.read import DELETE_KEY
+from optkit.from_mmcv.translation import ABSENT, Translation, checked_dict, evaluated, fmt, plain, take
 from optkit.schedule import LR_POLICIES, MOMENTUM_POLICIES, Warmup
 
-Path_ = tuple[str, ...]
-# Leaves that are whole dicts (their keys may hold dots: custom key `backbone.cls_token`).
-DICT_LEAVES = {("paramwise", "custom_keys")}
-# Options whose content the importer may select instead of writing the fields one by one.
-MATCHED_GROUPS = ("paramwise", "grad")
-
-
-@dataclass
-class Translation:
-    """What an MMCV config becomes: options per group, field values, and the report."""
-
-    source: str
-    options: dict[str, str] = field(default_factory=dict)  # group → option
-    values: dict[Path_, Any] = field(default_factory=dict)  # field path → value
-    added: set[Path_] = field(default_factory=set)  # paths the option may lack ('++': add or override)
-    notes: list[str] = field(default_factory=list)  # "key: caveat"
-    skipped: list[str] = field(default_factory=list)  # "key: why it is not translated"
-
-    def set(self, path: Path_, value: Any, added: bool = False) -> None:
-        self.values[path] = plain(value)
-        if added:
-            self.added.add(path)
-
-    def skip(self, key: str, why: str) -> None:
-        self.skipped.append(f"{key}: {why}")
-
-    def note(self, key: str, text: str) -> None:
-        self.notes.append(f"{key}: {text}")
-
-
-def plain(value: Any) -> Any:
-    """Tuples as lists (YAML and Hydra have lists), recursively."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
-def unevaluable_in(value: Any) -> Optional[Unevaluable]:
-    """The first value inside `value` that the reader could not evaluate, if any."""
-    if isinstance(value, Unevaluable):
-        return value
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    for item in items:
-        found = unevaluable_in(item)
-        if found is not None:
-            return found
-    return None
-
-
-def fmt(value: Any) -> str:
-    text = repr(plain(value))
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# --- what the optkit options hold ------------------------------------------------------------------
-
-
-@lru_cache(maxsize=None)
-def option_file(group: str, option: str) -> dict[str, Any]:
-    """conf/<group>/<option>.yaml without its defaults list (the values it sets itself)."""
-    data = yaml.safe_load((CONF_DIR / group / f"{option}.yaml").read_text()) or {}
-    data.pop("defaults", None)
-    return data
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-
-
-@lru_cache(maxsize=None)
-def torch_optimizer_options() -> dict[str, str]:
-    """torch.optim class name → the conf/optimizer option that builds it."""
-    found = {}
-    for option in options("optimizer"):
-        target = str(option_file("optimizer", option).get("_target_", ""))
-        if target.startswith("torch.optim."):
-            found[target.rsplit(".", 1)[1]] = option
-    return found
-
-
-def policy_default(policy: type, group: str, option: str, name: str) -> Any:
-    """What field `name` of `<group>=<option>` holds when nothing sets it."""
-    content = option_file(group, option)
-    if name in content:
-        return content[name]
-    spec = next(f for f in dataclasses.fields(policy) if f.name == name)
-    return spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
-
-
-def same(a: Any, b: Any) -> bool:
-    return plain(a) == plain(b)
-
-
-# --- MMCV keys ---------------------------------------------------------------------------------------
+__all__ = ["Translation", "plain", "torch_optimizer_options", "translate"]
 
 
 def translate(cfg: dict[str, Any], source: str) -> Translation:
@@ -144,39 +53,7 @@ def translate(cfg: dict[str, Any], source: str) -> Translation:
     return t
 
 
-ABSENT = Unevaluable("", "absent")  # a key the config does not have
 NO_BASE_TO_DELETE = "no base value to delete here; MMCV passes it on to the hook, which fails"
-
-
-def checked_dict(key: str, value: Any, t: Translation) -> Optional[dict[str, Any]]:
-    """`value` if it is a dict (None and absent: None); anything else is reported."""
-    if value is ABSENT or value is None:
-        return None
-    if isinstance(value, Unevaluable):
-        t.skip(key, f"cannot evaluate {value.source} ({value.reason})")
-        return None
-    if not isinstance(value, dict):
-        t.skip(key, f"MMCV expects a dict (got {fmt(value)})")
-        return None
-    return dict(value)
-
-
-def take(key: str, d: dict[str, Any], name: str, t: Translation) -> Any:
-    """Pop `name` from `d`; an unevaluable value is reported and read as absent."""
-    value = d.pop(name, ABSENT)
-    bad = None if value is ABSENT else unevaluable_in(value)
-    if bad is not None:
-        t.skip(f"{key}.{name}", f"cannot evaluate {bad.source} ({bad.reason})")
-        return ABSENT
-    return value
-
-
-def evaluated(key: str, d: dict[str, Any], t: Translation) -> Iterator[tuple[str, Any]]:
-    """Each (name, value) of `d`, popped; values that cannot be evaluated are reported instead."""
-    for name in list(d):
-        value = take(key, d, name, t)
-        if value is not ABSENT:
-            yield name, value
 
 
 def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
@@ -191,28 +68,7 @@ def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     if kind is ABSENT:
         t.skip("optimizer", "no type: one optimizer per model part (a dict of optimizers) is not supported")
         return
-    option = torch_optimizer_options().get(str(kind))
-    if option is not None:
-        t.options["optimizer"] = option
-        arguments = option_file("optimizer", option)
-        for name, argument in evaluated("optimizer", d, t):
-            if name in arguments:
-                t.set(("optimizer", name), argument)
-            else:
-                t.skip(f"optimizer.{name}", f"not an argument of torch.optim.{kind} (MMCV: TypeError)")
-    else:
-        t.options["optimizer"] = "custom"
-        modules = custom_import_list(cfg.get("custom_imports"))
-        if len(modules) == 1:
-            target = f"{modules[0]}.{kind}"
-            t.set(("optimizer", "_target_"), target)
-            t.note("optimizer.type", f"{kind!r} is not in torch.optim: taken as {target} (the one custom_imports "
-                   "module); optkit needs the class's import path, not a registry name")
-        else:
-            t.skip("optimizer.type", f"{kind!r} is not in torch.optim and custom_imports does not say which module "
-                   f"defines it: set optimizer._target_=<module>.{kind}")
-        for name, argument in evaluated("optimizer", d, t):
-            t.set(("optimizer", name), argument, added=True)
+    optimizer_arguments("optimizer", kind, d, t, cfg)
     if paramwise_cfg is not ABSENT:
         paramwise(paramwise_cfg, t)
     if constructor is not ABSENT and constructor != mm.DEFAULT_CONSTRUCTOR:
@@ -221,17 +77,50 @@ def optimizer(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
                "optimizer_constructor._target_ (docs/tutorial.md, custom optimizer constructor)")
 
 
+def optimizer_arguments(key: str, kind: Any, d: dict[str, Any], t: Translation, cfg: dict[str, Any],
+                        library: str = "MMCV") -> None:
+    """`optimizer=<option>` for `kind` and its keyword arguments as `optimizer.*` fields (a class
+    torch.optim lacks: `optimizer=custom`, from the one `custom_imports` module)."""
+    option = torch_optimizer_options().get(str(kind))
+    if option is not None:
+        t.options["optimizer"] = option
+        arguments = option_file("optimizer", option)
+        for name, argument in evaluated(key, d, t):
+            if name in arguments:
+                t.set(("optimizer", name), argument)
+            else:
+                t.skip(f"{key}.{name}", f"not an argument of torch.optim.{kind} ({library}: TypeError)")
+    else:
+        t.options["optimizer"] = "custom"
+        modules = custom_import_list(cfg.get("custom_imports"))
+        if len(modules) == 1:
+            target = f"{modules[0]}.{kind}"
+            t.set(("optimizer", "_target_"), target)
+            t.note(f"{key}.type", f"{kind!r} is not in torch.optim: taken as {target} (the one custom_imports "
+                   "module); optkit needs the class's import path, not a registry name")
+        else:
+            t.skip(f"{key}.type", f"{kind!r} is not in torch.optim and custom_imports does not say which module "
+                   f"defines it: set optimizer._target_=<module>.{kind}")
+        for name, argument in evaluated(key, d, t):
+            t.set(("optimizer", name), argument, added=True)
+
+
 PARAMWISE_FIELDS = tuple(f.name for f in dataclasses.fields(ParamwiseConfig) if f.name != "dcn_types")
+MMENGINE_ONLY = ("flat_decay_mult", "rule_order")  # MMEngine's option, and the switch to its rule order
+MMCV_PARAMWISE = tuple(name for name in PARAMWISE_FIELDS if name not in MMENGINE_ONLY)
 CUSTOM_KEY_FIELDS = ("lr_mult", "decay_mult")
 
 
-def paramwise(value: Any, t: Translation) -> None:
-    d = checked_dict("optimizer.paramwise_cfg", value, t)
+def paramwise(value: Any, t: Translation, node: str = "optimizer.paramwise_cfg", fields: tuple[str, ...] = MMCV_PARAMWISE,
+              extra_why: str = "MMCV reads only lr_mult and decay_mult here") -> None:
+    """`paramwise_cfg` → `paramwise.*`; `fields` are the options the constructor has and
+    `extra_why` says what becomes of other fields of a custom key."""
+    d = checked_dict(node, value, t)
     if not d:  # None or {}: MMCV's single group of model.parameters()
         return
-    for name, item in evaluated("optimizer.paramwise_cfg", d, t):
-        key = f"optimizer.paramwise_cfg.{name}"
-        if name not in PARAMWISE_FIELDS:
+    for name, item in evaluated(node, d, t):
+        key = f"{node}.{name}"
+        if name not in fields:
             t.skip(key, "not a DefaultOptimizerConstructor option (MMCV ignores it)")
         elif name == "custom_keys":
             if not isinstance(item, dict):
@@ -241,7 +130,7 @@ def paramwise(value: Any, t: Translation) -> None:
             for pattern, rule in item.items():
                 rule = dict(rule) if isinstance(rule, dict) else {}
                 for extra in [k for k in rule if k not in CUSTOM_KEY_FIELDS]:
-                    t.skip(f"{key}.{pattern}.{extra}", "MMCV reads only lr_mult and decay_mult here")
+                    t.skip(f"{key}.{pattern}.{extra}", extra_why)
                 keys[str(pattern)] = {k: rule[k] for k in CUSTOM_KEY_FIELDS if k in rule}
             t.set(("paramwise", "custom_keys"), keys, added=True)
         else:
@@ -274,17 +163,22 @@ def optimizer_config(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
         elif name == "grad_clip":
             grad_clip(item, t)
         elif name == "cumulative_iters":
-            t.set(("grad", "accumulate"), item)
-            if item != 1:
-                t.set(("grad", "remainder"), "mmcv")
-                t.note(key, "grad.remainder=mmcv keeps MMCV's windows and micro-batch clock (warmup and max_iters "
-                       "count micro-batches); optkit's default grad.remainder=flush makes k x b equal the big batch "
-                       "exactly, with iterations counting optimizer steps")
+            accumulate(key, item, t, "MMCV's windows and micro-batch clock (warmup and max_iters count "
+                       "micro-batches)")
         elif name == "detect_anomalous_params":
             if item:
                 t.skip(key, "a DDP debugging aid; no optkit equivalent")
         elif item != arguments[name]:
             t.skip(key, "an fp16 all-reduce detail of MMCV's hook; optkit's DDP does its own")
+
+
+def accumulate(key: str, item: Any, t: Translation, clock: str) -> None:
+    """Gradient accumulation over `item` micro-batches, with the reference's windows and clock."""
+    t.set(("grad", "accumulate"), item)
+    if item != 1:
+        t.set(("grad", "remainder"), "mmcv")
+        t.note(key, f"grad.remainder=mmcv keeps {clock}; optkit's default grad.remainder=flush makes k x b equal "
+               "the big batch exactly, with iterations counting optimizer steps")
 
 
 def grad_clip(value: Any, t: Translation) -> None:
@@ -301,13 +195,13 @@ def grad_clip(value: Any, t: Translation) -> None:
         t.skip("optimizer_config.grad_clip", "no max_norm (MMCV: TypeError from clip_grad_norm_)")
 
 
-def loss_scale(value: Any, key: str, t: Translation) -> None:
+def loss_scale(value: Any, key: str, t: Translation, library: str = "MMCV") -> None:
     if value == "dynamic":
         return
     if isinstance(value, dict):
         t.note(key, f"GradScaler arguments {fmt(value)} are not passed on; optkit uses GradScaler's defaults")
     else:
-        t.note(key, f"a static loss scale ({fmt(value)}) in MMCV; optkit's GradScaler scales dynamically")
+        t.note(key, f"a static loss scale ({fmt(value)}) in {library}; optkit's GradScaler scales dynamically")
 
 
 def fp16(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
@@ -519,6 +413,8 @@ HANDLERS: dict[str, Callable[[Any, Translation, dict[str, Any]], None]] = {
     "total_epochs": total_epochs,
     "data": data,
     "custom_imports": custom_imports,
+    "custom_hooks": hooks.custom_hooks,
+    "auto_scale_lr": hooks.auto_scale_lr,
 }
 
 DATA_SETS = "data sets are optkit options (data=" + "|".join(options("data")) + ")"
@@ -536,73 +432,5 @@ OTHER_KEYS = {
     "resume_from": "an MMCV checkpoint; optkit resumes only its own (trainer.resume)",
     "dist_params": "the distributed backend comes from torchrun / SLURM",
     **{key: "no optkit equivalent" for key in ("log_level", "workflow", "work_dir", "gpu_ids", "seed", "device",
-                                                "custom_hooks", "opencv_num_threads", "mp_start_method",
-                                                "auto_resume", "auto_scale_lr")},
+                                                "opencv_num_threads", "mp_start_method", "auto_resume")},
 }
-
-
-# --- choosing shipped options ------------------------------------------------------------------------
-
-
-def nest(values: dict[Path_, Any], group: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for path, value in values.items():
-        if path[0] == group:
-            node = out
-            for part in path[1:-1]:
-                node = node.setdefault(part, {})
-            node[path[-1]] = value
-    return out
-
-
-def covers(option: Any, values: Any) -> bool:
-    """Every value the option sets is in `values` (nested dicts compared key by key)."""
-    if isinstance(option, dict):
-        return isinstance(values, dict) and all(k in values and covers(v, values[k]) for k, v in option.items())
-    return same(option, values)
-
-
-def minus(values: dict[str, Any], option: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in values.items():
-        if k not in option:
-            out[k] = v
-        elif isinstance(v, dict) and isinstance(option[k], dict):
-            rest = minus(v, option[k])
-            if rest:
-                out[k] = rest
-    return out
-
-
-def match_options(t: Translation) -> None:
-    """Select the shipped option (conf/paramwise, conf/grad) that sets most of the values,
-    so that `paramwise_cfg=dict(norm_decay_mult=0.)` reads `paramwise=no_norm_decay`."""
-    for group in MATCHED_GROUPS:
-        values = nest(t.values, group)
-        if not values:
-            continue
-        best, best_size = None, 0
-        for option in options(group):
-            content = option_file(group, option)
-            size = len(flatten((group,), content))
-            if content and covers(content, values) and size > best_size:
-                best, best_size = option, size
-        if best is None:
-            continue
-        rest = minus(values, option_file(group, best))
-        t.values = {path: v for path, v in t.values.items() if path[0] != group}
-        t.added = {path for path in t.added if path[0] != group}
-        t.options[group] = best
-        for path, value in flatten((group,), rest):
-            t.set(path, value, added=path in DICT_LEAVES)
-
-
-def flatten(prefix: Path_, node: dict[str, Any]) -> list[tuple[Path_, Any]]:
-    out = []
-    for k, v in node.items():
-        path = (*prefix, k)
-        if isinstance(v, dict) and path not in DICT_LEAVES:
-            out.extend(flatten(path, v))
-        else:
-            out.append((path, v))
-    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from omegaconf import DictConfig
@@ -12,7 +12,9 @@ from torch import nn
 
 from optkit.errors import ConfigError
 from optkit.instantiate import instantiate_at
+from optkit.optim import auto_scale_lr
 from optkit.optim.groups import build_param_groups
+from optkit.optim.muon import MuonAdamW, split_groups
 from optkit.schedule.keys import derive_multipliers
 
 
@@ -39,7 +41,7 @@ def fused_choice(optimizer_class: type, kwargs: dict[str, Any], params: list[tor
 def kernel(optimizer: torch.optim.Optimizer) -> str:
     """Which implementation `optimizer.step()` runs: `fused`, `foreach` or `for-loop`,
     deciding `foreach: null` the way torch does (foreach only when every parameter is a
-    CUDA tensor). An optimizer made of parts (MuonAdamW) lists each part."""
+    CUDA tensor). An optimizer made of parts (MuonAdamW, SAM) lists each part."""
     parts = getattr(optimizer, "parts", None)
     if parts:
         return ", ".join(f"{type(part).__name__} {kernel(part)}" for part in parts)
@@ -67,16 +69,9 @@ def owners(model: nn.Module) -> dict[int, tuple[str, nn.Module]]:
 
 
 def check_fits(optimizer_class: type, model: nn.Module, params: list[torch.Tensor]) -> None:
-    """Optimizers that only take some parameters: one line naming the first that does not fit.
-    (LBFGS, which needs a closure whatever the model, is refused by validate.py.)"""
+    """SparseAdam steps only sparse gradients: one line naming the first parameter that
+    does not fit (LBFGS and other closure optimizers train through `optkit.multipass`)."""
     held = owners(getattr(model, "module", model))
-    if issubclass(optimizer_class, torch.optim.Muon):
-        for p in params:
-            if p.ndim != 2:
-                name = held.get(id(p), ("?", None))[0]
-                raise ConfigError("optimizer._target_", f"torch.optim.Muon updates 2-D weight matrices only and {name} "
-                                  f"has shape {tuple(p.shape)}; use optimizer=muon_adamw (Muon for 2-D weights, AdamW "
-                                  "for the rest)", "torch.optim.Muon")
     if issubclass(optimizer_class, torch.optim.SparseAdam):
         for p in params:
             name, module = held.get(id(p), ("?", None))
@@ -86,14 +81,40 @@ def check_fits(optimizer_class: type, model: nn.Module, params: list[torch.Tenso
                                   "torch.optim.SparseAdam")
 
 
-def make_optimizer(make: functools.partial, model: nn.Module, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-    """Call the instantiated `optimizer` partial on `groups`, with optkit's fused choice."""
-    params = [p for group in groups for p in group["params"]]
+def base_of(make: functools.partial) -> Optional[functools.partial]:
+    """The base optimizer's partial of a wrapper that takes one (SAM's `optimizer.base`)."""
+    base = make.keywords.get("base")
+    return base if isinstance(base, functools.partial) else None
+
+
+def hyperparameters(make: functools.partial) -> dict[str, Any]:
+    """The arguments holding the base lr and weight decay: a SAM's are its base's."""
+    return (base_of(make) or make).keywords
+
+
+def with_kernel(make: functools.partial, model: nn.Module, params: list[torch.Tensor]) -> functools.partial:
+    """`make` checked against the parameters and with optkit's fused choice, its base's too."""
     check_fits(make.func, model, params)
     kwargs = dict(make.keywords)
-    extra = {"fused": fused_choice(make.func, kwargs, params)} if "fused" in kwargs else {}
+    if "fused" in kwargs:
+        kwargs["fused"] = fused_choice(make.func, kwargs, params)
+    base = base_of(make)
+    if base is not None:
+        kwargs["base"] = with_kernel(base, model, params)
+    return functools.partial(make.func, *make.args, **kwargs)
+
+
+def make_optimizer(make: functools.partial, model: nn.Module, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    """Call the instantiated `optimizer` partial on `groups`, with optkit's fused choice.
+    torch.optim.Muon (and MuonAdamW) becomes MuonAdamW on the groups split into hidden
+    weights and the rest (`optkit.optim.muon`), so Muon trains any model."""
+    if make.func is torch.optim.Muon or (isinstance(make.func, type) and issubclass(make.func, MuonAdamW)):
+        make = functools.partial(MuonAdamW, *make.args, **{"fused": None, **make.keywords})
+        groups = split_groups(model, groups)
+    params = [p for group in groups for p in group["params"]]
+    make = with_kernel(make, model, params)
     try:
-        optimizer = make(groups, **extra)
+        optimizer = make(groups)
     except (ValueError, TypeError, RuntimeError) as err:
         raise ConfigError("optimizer", f"{make.func.__name__} refused its arguments: {err}") from None
     if any("lr" not in group for group in optimizer.param_groups):
@@ -106,17 +127,18 @@ def default_constructor(model: nn.Module, optimizer_cfg: Any, paramwise_cfg: Any
     """MMCV DefaultOptimizerConstructor: paramwise groups (merged), then the optimizer class,
     instantiated from `optimizer._target_` (`_partial_`: the parameters come here)."""
     make = instantiate_at("optimizer", optimizer_cfg, _convert_="all")
-    kwargs = make.keywords
+    kwargs = hyperparameters(make)
     groups = build_param_groups(model, lr=kwargs.get("lr"), weight_decay=kwargs.get("weight_decay"),
                                 paramwise=paramwise_cfg)
     return make_optimizer(make, model, groups)
 
 
-def build_optimizer(model: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, cfg: DictConfig, world_size: int = 1) -> torch.optim.Optimizer:
     """The optimizer of the composed config, through `optimizer_constructor` (MMCV's
-    `constructor`): any callable `(model, optimizer_cfg, paramwise_cfg) -> Optimizer`. Groups
+    `constructor`): any callable `(model, optimizer_cfg, paramwise_cfg) -> Optimizer`; its
+    lr scaled to the run's batch under `auto_scale_lr` (`world_size` processes). Groups
     without `lr_mult` / `decay_mult` (a third-party constructor's) get them derived here, once."""
     constructor = instantiate_at("optimizer_constructor", cfg.optimizer_constructor)
-    optimizer = constructor(model, cfg.optimizer, cfg.paramwise)
+    optimizer = constructor(model, auto_scale_lr.optimizer_config(cfg, world_size), cfg.paramwise)
     derive_multipliers(optimizer)
     return optimizer

@@ -28,7 +28,7 @@ from torch import nn
 
 from optkit.errors import ConfigError
 from optkit.instantiate import instantiate_at
-from optkit.optim.build import make_optimizer
+from optkit.optim.build import hyperparameters, make_optimizer
 from optkit.optim.groups import Entry, merge_groups, param_entries
 
 LAYER_NAME = re.compile(r"^(?:backbone\.)?(?:(cls_token|pos_embed|patch_embed)\b|blocks\.(\d+)\.)")
@@ -68,9 +68,10 @@ def layer_decay_constructor(model: nn.Module, optimizer_cfg: Any, paramwise_cfg:
     if not 0 < decay_rate <= 1:
         raise ConfigError("optimizer_constructor.decay_rate", "must be in (0, 1]", decay_rate)
     make = instantiate_at("optimizer", optimizer_cfg, _convert_="all")
-    lr: Optional[float] = make.keywords.get("lr")
+    kwargs = hyperparameters(make)
+    lr: Optional[float] = kwargs.get("lr")
     if lr is None:
         raise ConfigError("optimizer.lr", "layer_decay scales a base lr; set one", None)
-    weight_decay = make.keywords.get("weight_decay")
+    weight_decay = kwargs.get("weight_decay")
     entries = param_entries(model, lr=lr, weight_decay=weight_decay, paramwise=paramwise_cfg)
     return make_optimizer(make, model, merge_groups(decayed(entries, decay_rate), lr=lr, weight_decay=weight_decay))

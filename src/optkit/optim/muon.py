@@ -1,29 +1,94 @@
-"""Muon for 2-D weight matrices, AdamW for every other parameter, as one optimizer.
+"""Muon for the hidden weight matrices, AdamW for every other parameter, as one optimizer.
 
 `torch.optim.Muon` orthogonalises the momentum of a 2-D matrix (Newton–Schulz iteration;
-Jordan et al. 2024) and refuses any other shape, and its documentation says to train
-biases, norm weights and embeddings with AdamW beside it. Every optkit model has such
-parameters, so `optimizer=muon` alone cannot train them; `optimizer=muon_adamw` is that
-split in one `torch.optim.Optimizer`, so the schedule, the momentum policy, clipping, AMP
-and checkpoints see one optimizer like any other.
+Jordan et al. 2024) and refuses any other shape; its documentation, Keller Jordan's and
+timm's say to train embeddings, the classifier head, norm weights and biases with AdamW
+beside it. So `optimizer=muon` (and its alias `muon_adamw`, which also exposes AdamW's
+arguments) builds `MuonAdamW`, which trains any model:
 
-Each param group from the constructor (paramwise groups included) is split in two: its
-2-D parameters (`ndim == 2`: Linear weights, the classifier head too) go to Muon and keep
-the group's name with `/muon`, the others to AdamW with `/adamw`. Both halves use the
-group's own lr and weight decay. So that one lr suits both, Muon's update is rescaled to
-AdamW's RMS by default (`adjust_lr_fn="match_rms_adamw"`, Liu et al. 2025, "Muon is
-Scalable for LLM Training"). The momentum policy sets Muon's `momentum` and AdamW's
-`betas[0]` (each from its own initial value, as MMCV does per group).
+* Muon steps the *hidden* weights: a parameter with ≥ 2 dimensions, none of its first two
+  of size 1 (timm's `_is_suitable_for_muon`: that leaves out class/position tokens
+  `(1, n, d)` and depthwise or one-channel conv kernels `(c, 1, k, k)`), not held by an
+  `nn.Embedding`/`nn.EmbeddingBag`, and not the head (the model's last `nn.Linear`, the
+  classifier of every optkit model). A conv kernel `(out, in, k, k)` is stepped as the
+  matrix `(out, in·k·k)`, timm's `flatten` mode (`FlatMuon`: torch's Muon step on views).
+* AdamW steps the rest.
+
+Each param group from the constructor (paramwise groups included) is split in two, named
+`<group>/muon` and `<group>/adamw`; both halves use the group's lr and weight decay (the
+dry run prints the split). With `muon_adamw` Muon's update is rescaled to AdamW's RMS by
+default (`adjust_lr_fn="match_rms_adamw"`, Liu et al. 2025) so that one lr suits both;
+`muon` keeps torch.optim.Muon's own defaults. The momentum policy sets Muon's `momentum`
+and AdamW's `betas[0]` (each from its own initial value, as MMCV does per group).
+Without a model (MuonAdamW built directly on tensors) only the shape rule applies.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Optional
 
 import torch
+from torch import nn
+
+from optkit.optim.composite import Composite
+
+MUON_KEY = "muon"  # param-group key the constructor sets: True for Muon's half, False for AdamW's
 
 
-class MuonAdamW(torch.optim.Optimizer):
-    """torch.optim.Muon on the 2-D parameters, torch.optim.AdamW on the rest (see module)."""
+def matrix_shaped(p: torch.Tensor) -> bool:
+    """≥ 2 dimensions and neither of the first two is 1 (timm's rule for Muon's matrices)."""
+    return p.ndim >= 2 and p.shape[0] > 1 and p.shape[1] > 1
+
+
+def hidden_weights(model: nn.Module) -> set[int]:
+    """ids of the parameters Muon steps: matrix-shaped, not an embedding's, not the head's."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    excluded = {id(p) for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))
+                for p in m.parameters()}
+    excluded |= {id(p) for p in linears[-1].parameters()} if linears else set()
+    return {id(p) for p in model.parameters() if matrix_shaped(p) and id(p) not in excluded}
+
+
+def split_groups(model: nn.Module, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each group as its hidden-weight half and the rest (`MUON_KEY` set, empty halves dropped)."""
+    hidden = hidden_weights(model)
+    halves = []
+    for group in groups:
+        for to_muon in (True, False):
+            params = [p for p in group["params"] if (id(p) in hidden) == to_muon]
+            if params:
+                halves.append({**group, "params": params, MUON_KEY: to_muon})
+    return halves
+
+
+class FlatMuon(torch.optim.Muon):
+    """torch.optim.Muon stepping an n-D weight `(out, in, *k)` as the matrix `(out, in·∏k)`.
+
+    torch's step runs unchanged on 2-D views of the parameter, its gradient and its momentum
+    buffer (kept in the parameter's shape), so a 2-D weight is stepped exactly as by
+    torch.optim.Muon and a conv kernel as timm's Muon does (`flatten`), with the lr
+    adjustment from the matrix's shape. torch's constructor refuses n-D parameters before
+    any step, so its argument checks run on a stand-in matrix."""
+
+    def __init__(self, params: Iterable[Any], **kwargs: Any) -> None:
+        probe = torch.optim.Muon([torch.zeros(2, 2)], **kwargs)  # torch's own argument checks
+        torch.optim.Optimizer.__init__(self, params, probe.defaults)
+
+    def _init_group(self, group: dict[str, Any], params_with_grad: list[torch.Tensor], grads: list[torch.Tensor],
+                    muon_momentum_bufs: list[torch.Tensor]) -> bool:
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(p.grad, memory_format=torch.preserve_format)
+            params_with_grad.append(p.view(len(p), -1))
+            grads.append(p.grad.view(len(p), -1))
+            muon_momentum_bufs.append(state["momentum_buffer"].view(len(p), -1))
+        return False  # no complex parameters (torch's Muon refuses them)
+
+
+class MuonAdamW(Composite):
+    """FlatMuon on the hidden weights, torch.optim.AdamW on the rest (see module)."""
 
     def __init__(
         self,
@@ -45,36 +110,25 @@ class MuonAdamW(torch.optim.Optimizer):
             groups = [{"params": groups}]
         halves: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
         for group in groups:
-            tensors = list(group["params"])
-            for is_matrix in (True, False):
-                part = [p for p in tensors if (p.ndim == 2) == is_matrix]
+            if MUON_KEY in group:
+                tagged = [(group[MUON_KEY], list(group["params"]))]
+            else:
+                tensors = list(group["params"])
+                tagged = [(to_muon, [p for p in tensors if matrix_shaped(p) == to_muon]) for to_muon in (True, False)]
+            for to_muon, part in tagged:
                 if part:
-                    name = group.get("name", "default")
-                    halves[is_matrix].append({**group, "params": part, "name": f"{name}/{'muon' if is_matrix else 'adamw'}"})
-        self.parts: list[torch.optim.Optimizer] = []
+                    rest = {k: v for k, v in group.items() if k != MUON_KEY}
+                    name = f"{group.get('name', 'default')}/{'muon' if to_muon else 'adamw'}"
+                    halves[to_muon].append({**rest, "params": part, "name": name})
+        parts: list[torch.optim.Optimizer] = []
         if halves[True]:
-            self.parts.append(torch.optim.Muon(
-                halves[True], lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-                ns_coefficients=tuple(ns_coefficients), eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn))
+            parts.append(FlatMuon(halves[True], lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+                                  ns_coefficients=tuple(ns_coefficients), eps=eps, ns_steps=ns_steps,
+                                  adjust_lr_fn=adjust_lr_fn))
         if halves[False]:
-            self.parts.append(torch.optim.AdamW(halves[False], lr=lr, betas=tuple(betas), eps=adamw_eps,
-                                                weight_decay=weight_decay, fused=fused))
-        # The halves' group dicts *are* this optimizer's groups: an lr written by the scheduler
-        # reaches the part that steps it.
-        super().__init__([g for part in self.parts for g in part.param_groups], {"lr": lr, "weight_decay": weight_decay})
-        self.link()
-
-    def link(self) -> None:
-        """Point the parts at this optimizer's group dicts and one shared state."""
-        start = 0
-        for part in self.parts:
-            part.param_groups = self.param_groups[start : start + len(part.param_groups)]
-            part.state = self.state
-            start += len(part.param_groups)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)  # builds new group dicts and a new state
-        self.link()
+            parts.append(torch.optim.AdamW(halves[False], lr=lr, betas=tuple(betas), eps=adamw_eps,
+                                           weight_decay=weight_decay, fused=fused))
+        super().__init__(parts, {"lr": lr, "weight_decay": weight_decay})
 
     def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
         """Step every part; a closure (torch's convention) is evaluated once, by the first."""

@@ -20,7 +20,11 @@ against it by tests/test_optim_mmcv_parity.py):
    Conv2d (`in_channels == groups`, so `Conv2d(1, c, k)` counts, Conv1d never) →
    `dwconv_decay_mult` on weight and bias; a `bias` outside deformable convs →
    `bias_decay_mult`. So a norm bias gets neither bias multiplier, a depthwise-conv bias gets
-   `bias_lr_mult` and `dwconv_decay_mult`.
+   `bias_lr_mult` and `dwconv_decay_mult`. Last, MMEngine's `flat_decay_mult`
+   (`DefaultOptimWrapperConstructor`, which MMCV lacks): any other 1-d parameter outside
+   deformable convs (a bias when `bias_decay_mult` is unset, a token or scale vector).
+   MMEngine tries bias before depthwise conv and skips a rule whose multiplier is unset;
+   `rule_order: mmengine` selects that order (`decay_rule`), MMCV's is the default.
 
 A multiplier that is not set is 1. Without a base weight decay (the optimizer config has no
 `weight_decay`), setting any decay multiplier is an error, as in MMCV; lr multipliers are fine.
@@ -28,7 +32,7 @@ A multiplier that is not set is 1. Without a base weight decay (the optimizer co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from torch import nn
 
@@ -41,8 +45,9 @@ NORM_TYPES: tuple[type, ...] = (
     nn.LayerNorm,
 )
 LR_OPTIONS = ("bias_lr_mult", "dcn_offset_lr_mult")
-DECAY_OPTIONS = ("bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult")
+DECAY_OPTIONS = ("bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult", "flat_decay_mult")
 CUSTOM_MULTS = ("lr_mult", "decay_mult")
+RULE_ORDERS = ("mmcv", "mmengine")
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Rule:
 
 FROZEN = Rule(1.0, 1.0, ("frozen",))  # rule 1: base values, no other rule
 # How rule labels are ordered in a group name (custom keys come first, in order of appearance).
-LABEL_ORDER = ("default", "bias", "norm", "dwconv", "dcn_offset", "frozen")
+LABEL_ORDER = ("default", "bias", "norm", "dwconv", "flat", "dcn_offset", "frozen")
 
 
 def is_depthwise(module: nn.Module) -> bool:
@@ -82,6 +87,9 @@ def check_paramwise(paramwise: Mapping[str, Any], base_wd: Optional[float]) -> N
     """MMCV `_validate_cfg` (decay rules need a base weight decay) plus types and ranges."""
     for name in (*LR_OPTIONS, *DECAY_OPTIONS):
         check_multiplier(f"paramwise.{name}", paramwise.get(name))
+    if paramwise.get("rule_order", "mmcv") not in RULE_ORDERS:
+        raise ConfigError("paramwise.rule_order", "must be one of the references' orders", paramwise["rule_order"],
+                          RULE_ORDERS)
     custom_keys = paramwise.get("custom_keys") or {}
     if not isinstance(custom_keys, Mapping):
         raise ConfigError("paramwise.custom_keys", "must be a mapping {substring: {lr_mult, decay_mult}}", custom_keys)
@@ -113,6 +121,27 @@ def custom_rule(full_name: str, custom_keys: Mapping[str, Any], keys: list[str])
     return None
 
 
+def decay_rule(module: nn.Module, name: str, in_dcn: bool, paramwise: Mapping[str, Any],
+               mult: Callable[[str, str], float]) -> float:
+    """Rule 4, the first that applies. MMCV tries norm, depthwise conv, bias, each whether its
+    multiplier is set or not (the default is 1). `rule_order: mmengine` is
+    `DefaultOptimWrapperConstructor`'s: norm, bias, depthwise conv, each only where its
+    multiplier is set, so with `bias_decay_mult` alone a norm or depthwise-conv bias gets it
+    in MMEngine and not in MMCV. Both end with `flat_decay_mult` for other 1-d parameters."""
+    is_set = {option: paramwise.get(option) is not None for option in DECAY_OPTIONS}
+    bias = name == "bias" and not in_dcn
+    if paramwise.get("rule_order", "mmcv") == "mmengine":
+        rules = [(isinstance(module, NORM_TYPES) and is_set["norm_decay_mult"], "norm_decay_mult", "norm"),
+                 (bias and is_set["bias_decay_mult"], "bias_decay_mult", "bias"),
+                 (is_depthwise(module) and is_set["dwconv_decay_mult"], "dwconv_decay_mult", "dwconv")]
+    else:
+        rules = [(isinstance(module, NORM_TYPES), "norm_decay_mult", "norm"),
+                 (is_depthwise(module), "dwconv_decay_mult", "dwconv"),
+                 (bias and is_set["bias_decay_mult"], "bias_decay_mult", "bias")]
+    rules.append((getattr(module, name).ndim == 1 and not in_dcn, "flat_decay_mult", "flat"))
+    return next((mult(option, label) for applies, option, label in rules if applies), 1.0)
+
+
 def rule_for(module: nn.Module, name: str, full_name: str, paramwise: Mapping[str, Any], keys: list[str],
              in_dcn: bool) -> Rule:
     """The rule for trainable parameter `name` owned directly by `module` (rules 2–4 above).
@@ -142,10 +171,5 @@ def rule_for(module: nn.Module, name: str, full_name: str, paramwise: Mapping[st
         lr_mult = mult("bias_lr_mult", "bias")
     if in_dcn and "conv_offset" in full_name.rsplit(".", 1)[0] and isinstance(module, nn.Conv2d):
         lr_mult = mult("dcn_offset_lr_mult", "dcn_offset")
-    if is_norm:
-        decay_mult = mult("norm_decay_mult", "norm")
-    elif is_depthwise(module):
-        decay_mult = mult("dwconv_decay_mult", "dwconv")
-    elif name == "bias" and not in_dcn:
-        decay_mult = mult("bias_decay_mult", "bias")
+    decay_mult = decay_rule(module, name, in_dcn, paramwise, mult)
     return Rule(lr_mult, decay_mult, tuple(labels) or ("default",))

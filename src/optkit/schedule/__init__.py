@@ -3,6 +3,7 @@
 `LR_POLICIES` and `MOMENTUM_POLICIES` map each config option (conf/schedule/<name>.yaml,
 conf/momentum/<name>.yaml) to its policy class; `optkit.config` derives the schemas.
 """
+from optkit.schedule.chain import Chain
 from optkit.schedule.cosine import CosineAnnealing, CosineAnnealingMomentum
 from optkit.schedule.cosine_restart import CosineRestart
 from optkit.schedule.curve import Curve, MomentumCurve, PolicyCurve, Schedule, lr_curve, momentum_curve
@@ -16,12 +17,14 @@ from optkit.schedule.keys import KEYS, GroupKey
 from optkit.schedule.linear import LinearAnnealing, LinearAnnealingMomentum
 from optkit.schedule.momentum import MomentumPolicy
 from optkit.schedule.onecycle import OneCycle, OneCycleMomentum
+from optkit.schedule.plateau import Plateau, PlateauTracker
 from optkit.schedule.policy import LrPolicy
 from optkit.schedule.poly import Poly
 from optkit.schedule.scheduler import Scheduler
 from optkit.schedule.step import Step, StepMomentum
 from optkit.schedule.timeline import Timeline
 from optkit.schedule.warmup import Warmup
+from optkit.schedule.weight_decay import WD_POLICIES, CosineWeightDecay
 from optkit.schedule.wsd import WSD
 
 LR_POLICIES = {
@@ -37,7 +40,9 @@ LR_POLICIES = {
     "onecycle": OneCycle,
     "linear": LinearAnnealing,
     "wsd": WSD,
+    "plateau": Plateau,
     "inverse_sqrt": InverseSqrt,
+    "chain": Chain,
 }
 
 # `momentum=none` (conf/momentum/none.yaml) sets `momentum: null`: the optimizer's own stays.
@@ -52,9 +57,12 @@ MOMENTUM_POLICIES = {
 __all__ = [
     "LR_POLICIES",
     "MOMENTUM_POLICIES",
+    "WD_POLICIES",
+    "Chain",
     "CosineAnnealing",
     "CosineAnnealingMomentum",
     "CosineRestart",
+    "CosineWeightDecay",
     "Curve",
     "Cyclic",
     "CyclicMomentum",
@@ -73,6 +81,8 @@ __all__ = [
     "OneCycle",
     "OneCycleMomentum",
     "PolicyCurve",
+    "Plateau",
+    "PlateauTracker",
     "Poly",
     "Schedule",
     "Scheduler",

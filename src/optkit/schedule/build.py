@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from optkit.errors import warn
+from optkit.errors import ConfigError, warn
 from optkit.instantiate import instantiate_at
-from optkit.schedule.curve import Schedule
+from optkit.schedule.chain import Chain
+from optkit.schedule.curve import PolicyCurve, Schedule
 from optkit.schedule.policy import under
 from optkit.schedule.timeline import Timeline
+from optkit.schedule.warmup import Warmup
 
 
 def build_schedule(cfg: Any, timeline: Timeline) -> Schedule:
@@ -16,6 +18,8 @@ def build_schedule(cfg: Any, timeline: Timeline) -> Schedule:
     policy = instantiate_at("schedule", cfg.schedule)
     warmup = instantiate_at("warmup", cfg.warmup)
     momentum = None if cfg.get("momentum") is None else instantiate_at("momentum", cfg.momentum)
+    if isinstance(policy, Chain):
+        return chain_schedule(policy, warmup, momentum, timeline, weight_decay_curves(cfg))
     with under("schedule"):
         policy.check(timeline)
     if warmup.length(timeline) >= timeline.max_iters:
@@ -27,4 +31,26 @@ def build_schedule(cfg: Any, timeline: Timeline) -> Schedule:
         if momentum.warmup_length() >= timeline.max_iters:
             warn(f"momentum.warmup_iters: the momentum warmup ({momentum.warmup_length()} steps) covers the whole "
                  f"run ({timeline.max_iters} steps)")
-    return Schedule(policy, warmup, timeline, momentum)
+    return Schedule(policy, warmup, timeline, momentum, extra=weight_decay_curves(cfg))
+
+
+def weight_decay_curves(cfg: Any) -> tuple[PolicyCurve, ...]:
+    """`wd_schedule=`: the weight-decay curve, if any (a chain that schedules weight decay too
+    is refused by `Schedule`: two curves for one key)."""
+    if cfg.get("wd_schedule") is None:
+        return ()
+    return (PolicyCurve("weight_decay", instantiate_at("wd_schedule", cfg.wd_schedule), node="wd_schedule"),)
+
+
+def chain_schedule(chain: Chain, warmup: Warmup, momentum: Any, timeline: Timeline,
+                   extra: tuple[PolicyCurve, ...] = ()) -> Schedule:
+    """`schedule=chain`: a curve per key its schedulers write (`warmup` multiplies its lr, as
+    it does any policy's); a momentum policy beside it may not drive a key the chain drives."""
+    with under("schedule"):
+        curves = chain.curves(timeline, warmup)
+    if momentum is not None:
+        with under("momentum"):
+            momentum.check(timeline)
+        if any(curve.key == "momentum" for curve in curves):
+            raise ConfigError("momentum", "the chain schedules momentum too; use momentum=none", None)
+    return Schedule(None, warmup, timeline, momentum, extra=(*curves, *extra))
