@@ -16,7 +16,8 @@ status: `done` (finished), `pruned` (stopped early by an Optuna pruner), `failed
 `preempted` (stopped on a signal after saving last.pt, not resumed yet), `incomplete`
 (started, neither finished nor failed: still running, or killed), `not started`.
 `restarts` counts resumes from a checkpoint (submitit requeues, reruns in the same dir);
-`wall_s` runs from the first start to the last record, requeue waits included.
+`wall_s` runs from the first start to the last record, requeue waits included. A single
+run's directory (`hydra.run.dir`) is summarized as a sweep of one job.
 For an Optuna study (`hydra/sweeper=optuna_search`) a last line gives the study's best value
 and parameters from the sweeper's `optimization_results.yaml`.
 """
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
+
+from optkit.errors import entry_point, writing
 
 COLUMNS = ["job", "overrides", "status", "restarts", "best_val_acc", "final_loss", "step", "wall_s", "error"]
 FAILED = ("failed", "not started")
@@ -95,7 +98,8 @@ def last_error_line(log: Path) -> str:
 def read_job(job_dir: Path, sweep: Path) -> Job:
     hydra_cfg = yaml.safe_load((job_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    job = Job(num=int(hydra_cfg["job"]["num"]), overrides=list(overrides), dir=job_dir, status="incomplete")
+    num = str(hydra_cfg["job"].get("num"))
+    job = Job(num=int(num) if num.isdigit() else 0, overrides=list(overrides), dir=job_dir, status="incomplete")
     records = read_records(job_dir / "metrics.jsonl")
     life = [r for r in records if r["kind"] in ("start", "preempted", "done", "pruned", "error")]
     starts = [r for r in life if r["kind"] == "start"]
@@ -183,6 +187,7 @@ def study_best(sweep: Path) -> Optional[str]:
     return f"study best: {fmt(results.get('best_value'))} with {params}"
 
 
+@entry_point
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun directory (hydra.sweep.dir)")
@@ -200,7 +205,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if best is not None:
         print(best)
     out = args.csv or args.sweep_dir / "summary.csv"
-    write_csv(jobs, out)
+    with writing(out):
+        write_csv(jobs, out)
     print(f"wrote {out}")
     return 0
 

@@ -97,3 +97,21 @@ def test_temporaries_of_an_interrupted_write_are_removed_on_resume(tmp_path):
 
 def test_no_directory_means_a_fresh_start(tmp_path):
     assert checkpoint.load_latest(tmp_path / "missing") is None
+
+
+def snapshot(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def test_another_runs_directory_is_only_read(tmp_path, capsys):
+    """Its `.tmp` may be a write in progress and its corrupt `last.pt` is that run's to set
+    aside: reading it as `trainer.resume=PATH` deletes, renames and writes nothing there."""
+    other = tmp_path / "other"
+    checkpoint.save_last({"v": torch.tensor(1)}, other)
+    checkpoint.save_last({"v": torch.tensor(2)}, other)
+    corrupt(other / "last.pt")
+    (other / ".last.pt.abc123.tmp").write_bytes(b"a write in progress")
+    before = snapshot(other)
+    path, state = checkpoint.load_latest(other, own=False)
+    assert path.name == "prev.pt" and state["v"].item() == 1
+    assert snapshot(other) == before

@@ -153,6 +153,43 @@ def test_ddp_with_accumulation_matches_single_process_training(tmp_path):
     assert len(train_losses(tmp_path / "ddp")) == 6
 
 
+# --- a non-finite loss on one rank ---------------------------------------------------------------
+
+INF_ON_RANK_1 = ["model._target_=tests.custom_models.nonfinite.NonFiniteMLP", "+model.nan_at=5",
+                 "+model.what=inf_loss"]
+
+
+@pytest.mark.slow
+def test_an_infinite_loss_on_one_rank_stops_every_rank_at_that_step(tmp_path):
+    """Rank 1's loss is infinite at step 5, its gradient finite (so the all-reduced gradient
+    is too): both ranks stop there, rank 0 writes last.pt from before that update."""
+    proc = torchrun([*SHORT, *INF_ON_RANK_1, "+model.rank=1", "data.batch_size=32", f"hydra.run.dir={tmp_path}"],
+                    tmp_path)
+    with killed_on_failure(proc):
+        out = proc.communicate(timeout=300)[0]
+    assert proc.returncode != 0
+    assert out.count("optkit: stopped: non-finite loss at step 5 (epoch 0)") == 1, out
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["progress"]["step"] == 5
+    assert "exitcode  : 3" in out and "exitcode  : 1" not in out, out  # no rank failed otherwise
+
+
+@pytest.mark.slow
+def test_an_infinite_loss_on_one_rank_is_skipped_on_every_rank(tmp_path):
+    """`skip`: every rank leaves step 5 out, so the run ends where a single process that
+    skipped the same step ends."""
+    single = run_train([*SHORT, *INF_ON_RANK_1, "trainer.nonfinite=skip", "data.batch_size=64",
+                        f"hydra.run.dir={tmp_path / 'single'}"])
+    assert single.returncode == 0, single.stderr
+    proc = torchrun([*SHORT, *INF_ON_RANK_1, "+model.rank=1", "trainer.nonfinite=skip", "data.batch_size=32",
+                     f"hydra.run.dir={tmp_path / 'ddp'}"], tmp_path)
+    with killed_on_failure(proc):
+        out = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, out
+    assert "non-finite loss at step 5 (epoch 0): update skipped" in out
+    assert [r["train/nonfinite_steps"] for r in read_records(tmp_path / "ddp") if r["kind"] == "train"][-1] == 1
+    assert weight_difference(tmp_path / "ddp", tmp_path / "single") < 1e-5
+
+
 @pytest.mark.slow
 def test_ddp_ema_matches_the_single_process_ema(tmp_path):
     """Model EMA under DDP: the average in last.pt (rank 0's; every rank updates from the same

@@ -4,6 +4,7 @@ several seeds, with accumulation and a momentum schedule, with bf16 autocast, an
 last.pt truncated after the kill (resumed from prev.pt)."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import REPO, run_train
+from optkit import checkpoint
+from optkit.resume import find
+from tests.conftest import LONG_RUN, LONG_RUN_ENV, REPO, run_train, weight_difference
 
 ARGS = ["model=mlp", "model.dropout=0.1", "optimizer=sgd", "optimizer.lr=0.05", "optimizer.momentum=0.9",
         "schedule=cosine", "warmup=linear", "warmup.iters=10", "trainer.max_epochs=4",
@@ -144,3 +147,78 @@ def assert_same(a, b, where: str) -> None:
         assert torch.equal(a, b), where
     else:
         assert a == b, where
+
+
+# --- which checkpoint a run resumes from -----------------------------------------------------
+
+
+def chain_checkpoint(directory: Path, step: int, resume: str) -> None:
+    checkpoint.save_last({"progress": {"step": step}, "config": {"trainer": {"resume": resume}}}, directory)
+
+
+@pytest.mark.parametrize("own_resume, expected", [
+    ("START", "own"),  # the same command ran here before: its progress wins
+    ("auto", "start"),  # another command's checkpoint: the explicit path is what was asked for
+    (None, "start"),  # nothing here yet
+])
+def test_the_run_directorys_own_checkpoint_of_the_same_command_wins(tmp_path, own_resume, expected):
+    start, own = tmp_path / "start", tmp_path / "own"
+    chain_checkpoint(start, 10, "auto")
+    resume = str(start / "last.pt")
+    if own_resume is not None:
+        chain_checkpoint(own, 20, resume if own_resume == "START" else own_resume)
+    path, state = find(resume, own)
+    assert path == (own if expected == "own" else start) / "last.pt"
+    assert state["progress"]["step"] == (20 if expected == "own" else 10)
+
+
+def test_resuming_from_another_directory_leaves_it_untouched(tmp_path, capsys):
+    other = tmp_path / "other"
+    chain_checkpoint(other, 1, "auto")
+    chain_checkpoint(other, 2, "auto")
+    (other / "last.pt").write_bytes(b"corrupt")
+    (other / ".last.pt.x.tmp").write_bytes(b"a write in progress")
+    before = {p.name: p.read_bytes() for p in other.iterdir()}
+    path, _ = find(str(other), tmp_path / "mine")
+    assert path == other / "prev.pt"
+    assert {p.name: p.read_bytes() for p in other.iterdir()} == before
+
+
+def run_until(args: list[str], run_dir: Path, past: int) -> subprocess.CompletedProcess:
+    """Start train.py, SIGTERM it once it logged a train step beyond `past`, wait for it."""
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **LONG_RUN_ENV})
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline:
+        records = (run_dir / "metrics.jsonl").read_text().splitlines() if (run_dir / "metrics.jsonl").exists() else []
+        if any(r["kind"] == "train" and r["step"] > past for r in map(json.loads, records)):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.slow
+def test_a_resume_chain_continues_from_its_own_latest_checkpoint(tmp_path, long_reference):
+    """A (stopped) → B with trainer.resume=A/last.pt (stopped) → the same command again:
+    it continues from B's checkpoint, not from A's, and ends bitwise where an uninterrupted
+    run ends (what a SLURM requeue, which repeats the command, relies on)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    first = run_until([*LONG_RUN, f"hydra.run.dir={a}"], a, past=0)
+    assert first.returncode == 128 + signal.SIGTERM, first.stderr
+    step_a = step_on_disk(a / "last.pt")
+    chained = [*LONG_RUN, f"hydra.run.dir={b}", f"trainer.resume={a / 'last.pt'}"]
+    second = run_until(chained, b, past=step_a)
+    assert second.returncode == 128 + signal.SIGTERM, second.stderr
+    step_b = step_on_disk(b / "last.pt")
+    assert 0 < step_a < step_b < 150
+    assert second.stderr.strip().splitlines() == [f"optkit: preempted: SIGTERM at step {step_b}, last.pt saved; "
+                                                  f"to resume, run the same command with hydra.run.dir={b}"]
+    third = run_train(chained, env=LONG_RUN_ENV)
+    assert third.returncode == 0, third.stderr
+    assert f"resumed from {b / 'last.pt'} at step {step_b}" in third.stdout
+    starts = [r["resumed_from"] for r in map(json.loads, (b / "metrics.jsonl").read_text().splitlines())
+              if r["kind"] == "start"]
+    assert starts == [str(a / "last.pt"), str(b / "last.pt")]
+    assert weight_difference(b, long_reference) == 0.0

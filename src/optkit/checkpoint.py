@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from optkit.averaging.hooks import Averaging
-from optkit.errors import CheckpointError, ConfigError, warn
+from optkit.errors import CheckpointError, ConfigError, OutputError, warn, writing
 from optkit.optim.modes import eval_weights
 
 LAST = "last.pt"
@@ -40,21 +40,48 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+class RecordingFile:
+    """A file for `torch.save` that keeps the OSError of a failed write: torch reports it
+    as a RuntimeError about zip positions, which names neither the file nor the reason."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.error: Optional[OSError] = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file, fsync, rename over `path`."""
+    """torch.save to a temporary file, fsync, rename over `path`. A failed write (no space,
+    read-only, permission) leaves `path` as it was and is one `OutputError` naming it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    recording: Optional[RecordingFile] = None
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            recording = RecordingFile(f)
+            torch.save(obj, recording)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        cause = err if isinstance(err, OSError) else recording.error if recording is not None else None
+        if cause is not None:
+            raise OutputError(path, cause.strerror or str(cause)) from None
         raise
-    _fsync_dir(path.parent)
+    with writing(path.parent):
+        _fsync_dir(path.parent)
 
 
 def save_last(obj: Any, directory: Path) -> Path:
@@ -63,9 +90,10 @@ def save_last(obj: Any, directory: Path) -> Path:
     last = directory / LAST
     if last.exists():
         link = directory / f".{PREV}.link"
-        link.unlink(missing_ok=True)
-        os.link(last, link)
-        os.replace(link, directory / PREV)
+        with writing(directory / PREV):
+            link.unlink(missing_ok=True)
+            os.link(last, link)
+            os.replace(link, directory / PREV)
     atomic_save(obj, last)
     return last
 
@@ -77,17 +105,20 @@ def load(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
         raise CheckpointError(f"{path}: cannot be loaded ({type(err).__name__}: {str(err).splitlines()[0]})") from err
 
 
-def load_latest(directory: Path, map_location: Any = "cpu") -> Optional[tuple[Path, dict[str, Any]]]:
+def load_latest(directory: Path, map_location: Any = "cpu", *, own: bool = True) -> Optional[tuple[Path, dict[str, Any]]]:
     """The newest loadable of `last.pt`, `prev.pt` in `directory`; None when there is none.
 
-    A corrupt one is reported on stderr (one line) and skipped. A corrupt `last.pt` is
-    renamed `last.pt.corrupt`: the next `save_last` would otherwise rotate it into `prev.pt`
-    over the good one. Temporary files of writes a kill interrupted are removed. When
+    A corrupt one is reported on stderr (one line) and skipped. In the run's `own`
+    directory, a corrupt `last.pt` is renamed `last.pt.corrupt` (the next `save_last` would
+    otherwise rotate it into `prev.pt` over the good one) and temporary files of writes a
+    kill interrupted are removed. Another run's directory (`own=False`: a
+    `trainer.resume=PATH` elsewhere) is only read: that run may still be writing there, and
+    a `.tmp` removed or a `last.pt` renamed under it would break its `os.replace`. When
     checkpoints exist but none loads, the run must not silently start again from scratch
     over them: `ConfigError` on `trainer.resume`.
     """
     directory = Path(directory)
-    for tmp in directory.glob(".*.tmp"):
+    for tmp in directory.glob(".*.tmp") if own else ():
         tmp.unlink(missing_ok=True)
     failed = []
     for name in (LAST, PREV):
@@ -100,7 +131,7 @@ def load_latest(directory: Path, map_location: Any = "cpu") -> Optional[tuple[Pa
             failed.append(name)
             warn(f"{err}; trying the previous checkpoint" if name == LAST else str(err))
             continue
-        if failed:
+        if failed and own:
             quarantine(directory / LAST)
         return path, state
     if failed:

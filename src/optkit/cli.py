@@ -8,6 +8,7 @@ which this package keeps to `optkit.hydra_private`'s few calls).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import string
@@ -22,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from optkit.compose import CONFIG_NAME, check_command_line
 from optkit.config import CONF_DIR, CONF_SEARCH_PATH
-from optkit.errors import ConfigError, OptkitError, exit_config_error, exit_error
+from optkit.errors import EXIT_INTERRUPTED, NonFiniteError, OptkitError, OutputError, entry_point, exit_error
 from optkit.hydra_errors import config_error_from_hydra
 from optkit.hydra_private import app, compose_job, parse_args
 from optkit.jobs import job_overrides  # noqa: F401  (optkit.cli.job_overrides, as before the split)
@@ -115,18 +116,17 @@ def print_help(argv: list[str]) -> bool:
 
 
 def checked(main: Callable[[], Any]) -> Callable[[], Any]:
-    """Run the config check on sys.argv, then `main` (Hydra). ConfigError → one line, exit 2."""
+    """Run the config check on sys.argv, then `main` (Hydra), under the error contract of
+    `errors.entry_point` (ConfigError → one line, exit 2; `--help | head` ends quietly)."""
 
+    @entry_point
     def wrapper() -> Any:
-        try:
-            if print_help(sys.argv[1:]):
-                return None
-            cfg = check_command_line(sys.argv[1:])
-            if cfg is not None:
-                sys.argv[1:] = add_overrides(sys.argv[1:], shared_output_dir(cfg))
-            return main()
-        except ConfigError as err:
-            exit_config_error(err)
+        if print_help(sys.argv[1:]):
+            return None
+        cfg = check_command_line(sys.argv[1:])
+        if cfg is not None:
+            sys.argv[1:] = add_overrides(sys.argv[1:], shared_output_dir(cfg))
+        return main()
 
     return wrapper
 
@@ -135,24 +135,48 @@ def checked(main: Callable[[], Any]) -> Callable[[], Any]:
 def train_task(cfg: DictConfig) -> Optional[float]:
     from optkit.distributed import detect
     from optkit.logging import append_event
-    from optkit.preempt import Preempted
+    from optkit.preempt import Aborted, Preempted
     from optkit.train import output_dir, run
 
     try:
         return run(cfg)
     except Preempted as stop:
         if detect().is_main:
-            print(f"optkit: {stop.label}: {stop.message()}; to resume, run the same command with "
-                  f"hydra.run.dir={output_dir()}", file=sys.stderr)
+            print(f"optkit: {stop.label}: {stop.message()}; to resume, {resume_advice()}", file=sys.stderr)
         sys.exit(stop.exit_code)
+    except KeyboardInterrupt as stop:  # Ctrl-C before the loop took SIGINT over, or a second one
+        if detect().is_main:
+            what = ("a second SIGINT stopped the run at once" if isinstance(stop, Aborted)
+                    else "SIGINT before training started")
+            print(f"optkit: interrupted: {what}, the last checkpoint is kept; to resume, {resume_advice()}",
+                  file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as err:
+        if isinstance(err, OSError):  # a write no call site named (they raise OutputError)
+            err = OutputError.from_os(err, output_dir())
         if HydraConfig.get().mode != RunMode.MULTIRUN:
+            if isinstance(err, NonFiniteError) and not detect().is_main:
+                sys.exit(err.exit_code)  # every rank stops on it (agreed); rank 0 says so
             if isinstance(err, OptkitError):
                 exit_error(err)  # a config error found on the training machine, a non-finite stop
             raise
         if detect().is_main:  # the job's error line in its metrics.jsonl, for scripts/sweep_summary.py
-            append_event(output_dir(), "error", error=one_line(err))
-        raise  # Hydra marks this job failed and runs the others
+            with contextlib.suppress(OutputError):  # the disk that failed the job may refuse it too
+                append_event(output_dir(), "error", error=one_line(err))
+        raise err  # Hydra marks this job failed and runs the others
+
+
+def resume_advice() -> str:
+    """The command that continues a stopped run: a single run resumes in its run directory;
+    a `-m` sweep is run again, whole, in its sweep directory, where each job resumes from its
+    own `last.pt` and the finished ones end at once (a run directory of one job would start a
+    new sweep)."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return f"run the same -m command with hydra.sweep.dir={Path(hydra_cfg.sweep.dir).absolute()}"
+    from optkit.train import output_dir
+
+    return f"run the same command with hydra.run.dir={output_dir()}"
 
 
 def one_line(err: Exception) -> str:

@@ -3,17 +3,27 @@
 A `ConfigError` reads
 ``optkit: config error: <key>: <problem> (got <value>; did you mean <nearest>?)``
 and exits 2, so that a typo deep in a sweep is explained without a traceback; a run stopped
-by a non-finite loss (`NonFiniteError`) exits 3.
+by a non-finite loss (`NonFiniteError`) exits 3; a file that cannot be written
+(`OutputError`: no space, read-only, missing parent, permission) exits 4, naming the path
+and the system's reason. `entry_point` gives every tool the same contract
+(docs/robustness.md lists the statuses).
 """
 from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
+import os
 import sys
-from typing import Any, Iterable, Iterator, NoReturn
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, NoReturn, Optional, TypeVar
 
 EXIT_CONFIG_ERROR = 2
 EXIT_NONFINITE = 3
+EXIT_OUTPUT = 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C'd program
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader went away (`| head`), as for any Unix tool
+T = TypeVar("T")
 _UNSET = object()
 _warned: set[str] = set()
 _muted = [0]  # > 0 inside `muted()`
@@ -77,6 +87,68 @@ class NonFiniteError(OptkitError):
 
     label = "stopped"
     exit_code = EXIT_NONFINITE
+
+
+class OutputError(OptkitError):
+    """A file or directory optkit writes (run directory, checkpoint, log, PNG, JSON, CSV)
+    cannot be written: `<path>: <the system's reason>`."""
+
+    label = "cannot write"
+    exit_code = EXIT_OUTPUT
+
+    def __init__(self, path: Any, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+
+    @classmethod
+    def from_os(cls, err: OSError, path: Any = None) -> "OutputError":
+        """The path the system names (the deepest one: a missing parent is named by the file
+        under it) or, for a write to an open file, `path`."""
+        return cls(err.filename if err.filename is not None else path, err.strerror or str(err))
+
+
+@contextlib.contextmanager
+def writing(path: Any) -> Iterator[None]:
+    """Writing `path`: an OSError becomes one `OutputError` naming it."""
+    try:
+        yield
+    except OSError as err:
+        raise OutputError.from_os(err, path) from None
+
+
+def check_output(key: str, value: Optional[str]) -> Optional[Path]:
+    """A tool's output argument (`out=`, `json=`): a file name whose directory exists,
+    checked before any work (`ConfigError` under `key`); None when not given."""
+    if value is None:
+        return None
+    if not value.strip() or value.endswith(("/", os.sep)):
+        raise ConfigError(key, "must name a file", value)
+    path = Path(value)
+    if not path.parent.is_dir():
+        raise ConfigError(key, "no such directory", str(path.parent))
+    return path
+
+
+def entry_point(main: Callable[..., T]) -> Callable[..., T]:
+    """The error contract of every command: an `OptkitError` (and an OSError, as an
+    `OutputError`) is one `optkit: ...` line and its exit status; Ctrl-C is one line and 130;
+    a closed stdout (`| head`) ends quietly with 141, not a BrokenPipeError traceback."""
+
+    @functools.wraps(main)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return main(*args, **kwargs)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush must not fail again
+            sys.exit(EXIT_BROKEN_PIPE)
+        except OptkitError as err:
+            exit_error(err)
+        except OSError as err:
+            exit_error(OutputError.from_os(err))
+        except KeyboardInterrupt:
+            print("optkit: interrupted: SIGINT", file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
 
 
 def format_value(value: Any) -> str:

@@ -81,6 +81,7 @@ class GradStep:
         self.autocast = autocast
         self.check_finite = check_finite
         self.params = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+        self.agree = isinstance(model, nn.parallel.DistributedDataParallel)  # ranks decide together
         self.skipped: Optional[torch.Tensor] = None  # fp16 steps skipped since the last read
 
     def __call__(self, window: Window, batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
@@ -123,11 +124,15 @@ class GradStep:
         self.optimizer.zero_grad(set_to_none=True)
         return StepResult(total, norm, nonfinite)
 
-    @staticmethod
-    def find_nonfinite(loss: torch.Tensor, norm: Optional[torch.Tensor]) -> Optional[str]:
+    def find_nonfinite(self, loss: torch.Tensor, norm: Optional[torch.Tensor]) -> Optional[str]:
         """"loss" or "gradient" (its total norm) when one is inf or NaN. One host read of
         their sum (non-finite exactly when one of them is; the norm is >= 0), a second only
-        to name the culprit. Under DDP the gradient is all-reduced, so every rank agrees."""
+        to name the culprit. Under DDP the gradient is all-reduced, so every rank sees the
+        same one, but each loss is its rank's own (and under fp16 only the loss is checked):
+        the ranks agree on the verdict (`agreed_nonfinite`), as on a preemption, so that
+        all skip or all stop at the same step."""
+        if self.agree:
+            return agreed_nonfinite(loss, norm)
         if math.isfinite((loss if norm is None else loss + norm).item()):
             return None
         return "loss" if not math.isfinite(loss.item()) else "gradient"
@@ -162,3 +167,20 @@ class GradStep:
         skipped = 0 if self.skipped is None else int(self.skipped.item())
         self.skipped = None
         return {"train/skipped_steps": skipped, "train/loss_scale": self.scaler.get_scale()}
+
+
+NONFINITE = (None, "gradient", "loss")  # verdicts by rank: the worst of all ranks wins
+
+
+def agreed_nonfinite(loss: torch.Tensor, norm: Optional[torch.Tensor]) -> Optional[str]:
+    """The verdict of every rank at once: this rank's (0 finite, 1 gradient, 2 loss), the
+    maximum over the ranks by one all-reduce of a one-element tensor on the loss's device,
+    then one host read (which the single-process check has too)."""
+    import torch.distributed as dist
+
+    verdict = (~torch.isfinite(loss)).to(torch.int32) * 2
+    if norm is not None:
+        verdict = torch.maximum(verdict, (~torch.isfinite(norm)).to(torch.int32))
+    verdict = verdict.reshape(1)
+    dist.all_reduce(verdict, op=dist.ReduceOp.MAX)
+    return NONFINITE[int(verdict.item())]

@@ -22,21 +22,25 @@ from typing import Any, Optional
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from optkit.errors import ConfigError, exit_config_error, warn
+from optkit.errors import ConfigError, OptkitError, OutputError, exit_error, warn, writing
 
 LOCK = ".optkit.lock"
+PROBE_BYTES = 64 << 10  # more than Hydra's .hydra/ files and the first lines of train.log
 
 
 def acquire(directory: Path, key: str) -> Optional[int]:
     """Lock `directory` (created if needed) for this process; return the lock's file
     descriptor (kept open: closing it releases the lock). Raise `ConfigError` under `key`
-    when another process holds it. A file system without locks gets a warning and None."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    when another process holds it, `OutputError` when the directory cannot be written (read
+    only, no space, permission, a file in the way). A file system without locks gets a
+    warning and None."""
+    with writing(directory / LOCK):
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+        holder = os.read(fd, 64).decode(errors="replace").strip("\x00 \n") or "?"  # NULs: its probe
         os.close(fd)
         raise ConfigError(key, f"another optkit run (pid {holder}) is writing to this directory; wait for it to "
                           f"end or choose another {key}", str(directory)) from None
@@ -44,9 +48,23 @@ def acquire(directory: Path, key: str) -> Optional[int]:
         os.close(fd)
         warn(f"{key}: cannot lock {directory} ({err}); make sure no other run writes there")
         return None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
+    try:
+        with writing(directory / LOCK):
+            reserve(fd)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+    except OutputError:
+        os.close(fd)
+        raise
     return fd
+
+
+def reserve(fd: int) -> None:
+    """Write (and free again) `PROBE_BYTES`: on a full disk this fails here, with one line,
+    rather than inside Hydra, which writes `.hydra/` and `train.log` next (tracebacks)."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, bytes(PROBE_BYTES), 0)
+    os.fsync(fd)
 
 
 def release(fd: Optional[int]) -> None:
@@ -68,8 +86,8 @@ class RunDirLock(Callback):
             return
         try:
             self.fd = acquire(Path(str(OmegaConf.select(config, key))).absolute(), key)
-        except ConfigError as err:
-            exit_config_error(err)  # Hydra would print a callback's exception with a traceback hint, exit 1
+        except OptkitError as err:
+            exit_error(err)  # Hydra would print a callback's exception with a traceback hint, exit 1
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._lock(config, "hydra.run.dir")

@@ -9,9 +9,12 @@ Only the main process (rank 0) writes anything.
 
 Every `metrics.jsonl` line is `{"step", "kind", "time" (unix seconds), ...}`: `kind` is
 `train` or `val` for scalars, or an event of the run's life that `scripts/sweep_summary.py`
-reads: `start` (`resumed_from`: the checkpoint or null; `cuda_visible_devices`: the job's GPUs), `preempted` (`signal`), `done`, `pruned`
+reads: `start` (`resumed_from`: the checkpoint or null; `cuda_visible_devices`: the job's GPUs),
+`preempted` (`signal`), `done`, `pruned`
 (`epoch`: an Optuna pruner stopped the trial there),
 `error` (`error`: one line, written by the entry point when a job of a sweep raised).
+
+A write that fails (no space, read-only, permission) is one `OutputError` naming the file.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from typing import Any, Mapping, Optional
 from omegaconf import DictConfig, OmegaConf
 
 from optkit.config import flatten
+from optkit.errors import writing
 
 
 METRICS = "metrics.jsonl"
@@ -38,11 +42,12 @@ def append_event(run_dir: Path, kind: str, step: Optional[int] = None, **fields:
     """One event line in `run_dir/metrics.jsonl` from outside a `RunLogger` (the entry point
     records a failure that may happen before the logger exists)."""
     path = Path(run_dir) / METRICS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(jsonl_record(step, kind, fields))
-        f.flush()
-        os.fsync(f.fileno())
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            f.write(jsonl_record(step, kind, fields))
+            f.flush()
+            os.fsync(f.fileno())
 
 
 class RunLogger:
@@ -55,12 +60,14 @@ class RunLogger:
         self.bar = None
         if not enabled:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.jsonl = (self.run_dir / METRICS).open("a", buffering=1)
+        with writing(self.run_dir / METRICS):
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.jsonl = (self.run_dir / METRICS).open("a", buffering=1)
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+            with writing(self.run_dir / "tb"):
+                self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"))
         if progress and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -70,9 +77,11 @@ class RunLogger:
         if not self.enabled:
             return
         assert self.jsonl is not None
-        self.jsonl.write(jsonl_record(step, kind, values))
+        with writing(self.run_dir / METRICS):
+            self.jsonl.write(jsonl_record(step, kind, values))
         if self.writer is not None:
-            self.tensorboard_scalars(step, values)
+            with writing(self.run_dir / "tb"):  # the event writer's thread reports its error here
+                self.tensorboard_scalars(step, values)
 
     def tensorboard_scalars(self, step: int, values: Mapping[str, float]) -> None:
         """All of a log point's scalars as one event (one `Summary` holding a value per tag):
@@ -89,8 +98,9 @@ class RunLogger:
         if not self.enabled:
             return
         assert self.jsonl is not None
-        self.jsonl.write(jsonl_record(step, kind, fields))
-        os.fsync(self.jsonl.fileno())
+        with writing(self.run_dir / METRICS):
+            self.jsonl.write(jsonl_record(step, kind, fields))
+            os.fsync(self.jsonl.fileno())
 
     def progress(self, step: int, postfix: Mapping[str, float]) -> None:
         if self.bar is not None:
@@ -116,8 +126,9 @@ class RunLogger:
                 for key, value in flatten(OmegaConf.to_container(cfg, resolve=True)).items()}
         exp, ssi, sei = hparams(flat, dict(metrics))
         file_writer = self.writer._get_file_writer()
-        for summary in (exp, ssi, sei):
-            file_writer.add_summary(summary)
+        with writing(self.run_dir / "tb"):
+            for summary in (exp, ssi, sei):
+                file_writer.add_summary(summary)
 
     def finish(self, step: int, summary: str) -> None:
         """The run's end: the bar drawn at `step` (100 % unless the run stopped early; it is
@@ -133,10 +144,12 @@ class RunLogger:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if self.writer is not None:
-            self.writer.close()
-        if self.jsonl is not None:
-            self.jsonl.close()
+        with writing(self.run_dir / "tb"):
+            if self.writer is not None:
+                self.writer.close()
+        with writing(self.run_dir / METRICS):
+            if self.jsonl is not None:
+                self.jsonl.close()
 
 
 def summary_line(run_dir: Path, best_acc: float, best_epoch: int, seconds: float) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from optkit.compose import compose
 from optkit.config import target_name
-from optkit.errors import ConfigError, exit_config_error
+from optkit.errors import ConfigError, check_output, entry_point, writing
 
 TOOL_ARGS = ("out", "json", "iters_per_epoch")
 USAGE = "usage: plot_lr.py [hydra overrides] out=PATH.png json=PATH.json iters_per_epoch=N"
@@ -138,22 +138,23 @@ def describe_run(cfg: Any) -> str:
     return f"lr {target_name(cfg.schedule)}, warmup {warmup}, momentum {target_name(cfg.get('momentum'))}"
 
 
+@entry_point
 def main(argv: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(arg in ("-h", "--help") for arg in argv):
         print(USAGE)
         return
     overrides, tool = split_args(argv)
-    try:
-        iters_per_epoch = parse_iters_per_epoch(tool.get("iters_per_epoch"))
-        cfg = compose(overrides)
-        data = curves(cfg, iters_per_epoch)
-    except ConfigError as err:
-        exit_config_error(err)
-    out = Path(tool.get("out", "lr.png"))
-    plot(data, out, describe_run(cfg))
-    if "json" in tool:
-        Path(tool["json"]).write_text(json.dumps(to_json(data)))
+    iters_per_epoch = parse_iters_per_epoch(tool.get("iters_per_epoch"))
+    out = check_output("out", tool.get("out", "lr.png"))
+    json_out = check_output("json", tool.get("json"))
+    cfg = compose(overrides)
+    data = curves(cfg, iters_per_epoch)
+    with writing(out):
+        plot(data, out, describe_run(cfg))
+    if json_out is not None:
+        with writing(json_out):
+            json_out.write_text(json.dumps(to_json(data)))
     written = out if "json" not in tool else f"{out} and {tool['json']}"
     print(f"{written}: {len(data['groups'])} groups, {data['max_iters']} iterations "
           f"({data['iters_per_epoch']} per epoch)")

@@ -2,7 +2,8 @@
 
 SLURM sends SIGUSR2 `signal_delay_s` before a job's time limit (submitit asks for
 `--signal=USR2@<signal_delay_s>`), a scheduler or a user sends SIGTERM, a user may send
-SIGUSR1. A signal arrives in the middle of a step, so the handler only records it; the loop
+SIGUSR1 or press Ctrl-C (SIGINT, exit status 130; a second Ctrl-C before the step ends
+aborts at once: `Aborted`). A signal arrives in the middle of a step, so the handler only records it; the loop
 asks `requested(step)` once per optimizer step (an attribute read), and when it is set
 saves `last.pt` there (atomically, see checkpoint.py) and calls `hand_over()`, which lets
 the signal's previous owner decide what happens next:
@@ -41,14 +42,12 @@ import torch
 
 from optkit.errors import OptkitError
 
-SIGNALS = (signal.SIGUSR2, signal.SIGTERM, signal.SIGUSR1)
+SIGNALS = (signal.SIGUSR2, signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 DDP_CHECK_EVERY = 10  # optimizer steps between the ranks' agreement (one tiny all-reduce)
 
 
 class Preempted(OptkitError):
     """The run stopped on a signal after saving `last.pt`; running it again resumes."""
-
-    label = "preempted"
 
     def __init__(self, signum: int, step: int) -> None:
         self.signum = signum
@@ -56,8 +55,20 @@ class Preempted(OptkitError):
         super().__init__(f"{signal.Signals(signum).name} at step {step}, last.pt saved")
 
     @property
+    def label(self) -> str:  # type: ignore[override]
+        return "interrupted" if self.signum == signal.SIGINT else "preempted"
+
+    @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+class Aborted(KeyboardInterrupt):
+    """A second Ctrl-C while a stop is pending: the user wants out now, not at the step's
+    end. Raised from the signal handler wherever the run is; a checkpoint being written is
+    abandoned before its rename (atomic_save), so the last good `last.pt` stays. A KeyboardInterrupt, so that no `except Exception` (a sweep's job) swallows it."""
+
+    exit_code = 128 + signal.SIGINT
 
 
 class StopRequest:
@@ -92,6 +103,8 @@ class StopRequest:
     def _record(self, signum: int, frame: Any) -> None:
         if self.signum is None:
             self.signum = signum
+        elif signum == signal.SIGINT:
+            raise Aborted()
 
     @property
     def name(self) -> str:
@@ -120,7 +133,7 @@ class StopRequest:
         signum = self.signum
         assert signum is not None
         previous: Optional[Callable[..., Any]] = self.previous.get(signum)
-        if callable(previous):
+        if callable(previous) and previous is not signal.default_int_handler:  # Python's raises KeyboardInterrupt
             self.signum = None
             previous(signum, None)
             if self.world_size == 1:

@@ -2,7 +2,7 @@
 
 `trainer.resume=auto` takes the newest loadable checkpoint of the run directory (`last.pt`,
 else `prev.pt`; none: a fresh start), a path takes that file, or that run directory's
-newest. Before anything is restored, the config saved in the checkpoint is compared with
+newest, unless the run directory holds a newer checkpoint of the same command (`find`). Before anything is restored, the config saved in the checkpoint is compared with
 the current one. A resumed run is only worth having if it is the run the current config
 describes, so a change of anything that shapes the trajectory (model, data and batching,
 optimizer, constructor, paramwise, schedule, warmup, momentum, grad, seed, amp) is refused
@@ -51,19 +51,29 @@ Found = tuple[Path, dict[str, Any]]
 
 
 def find(resume: Optional[str], run_dir: Path) -> Optional[Found]:
-    """`auto`: the newest loadable checkpoint in the run directory, if any; a path: that
-    file, or that directory's newest (validate.check_resume made sure it exists)."""
+    """`auto`: the newest loadable checkpoint in the run directory, if any. A path: that
+    file, or that directory's newest (validate.check_resume made sure it exists), read
+    without touching that directory; but when the run directory already holds a checkpoint
+    of this same command (saved with the same `trainer.resume`), that one wins: the command
+    ran before, was stopped, and runs again (a requeue, the preempt message's advice), so
+    its own progress must not be thrown away for the starting point it began from."""
     if resume is None:
         return None
-    if resume == "auto":
-        return checkpoint.load_latest(run_dir)
+    own = checkpoint.load_latest(run_dir)
+    if resume == "auto" or (own is not None and saved_resume(own) == resume):
+        return own
     path = Path(resume)
     if path.is_dir():
-        found = checkpoint.load_latest(path)
+        found = checkpoint.load_latest(path, own=path.resolve() == Path(run_dir).resolve())
         if found is None:
             raise ConfigError("trainer.resume", "no last.pt or prev.pt in that directory", resume)
         return found
     return path, checkpoint.load(path)
+
+
+def saved_resume(found: Found) -> Any:
+    """The `trainer.resume` of the run that wrote a checkpoint."""
+    return ((found[1].get("config") or {}).get("trainer") or {}).get("resume")
 
 
 def is_under(key: str, prefixes: tuple[str, ...]) -> bool:

@@ -93,6 +93,12 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     if found is not None:
         resume.check_config(found, cfg, built.timeline, built.optimizer.param_groups)
         progress = resume.restore(found, built.model, built.optimizer, built.scaler, cfg)
+        if progress.step >= built.windows.max_steps:  # a finished job of a sweep run again
+            if info.is_main:
+                print(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch}): this run is "
+                      "finished; nothing to do", flush=True)
+            distributed.shutdown(info)
+            return progress.best_acc
     warn_batchnorm(built.model, cfg.grad.accumulate)
     model = distributed.wrap(built.model, info, device)
     logger = RunLogger(run_dir, enabled=info.is_main, tensorboard=cfg.logging.tensorboard,

@@ -7,8 +7,9 @@ on stderr. An MMEngine-format config (`optim_wrapper`, `param_scheduler`, `train
 optimization settings did not all translate exits with status 1 after writing the output,
 so that a script notices what an MMEngine file lost (model, data and runtime keys do not
 count: optkit has its own); an MMCV 1.x config exits 0 as before. A config that cannot be read (missing file, invalid Python, a statement outside
-the literal subset, a `_base_` problem MMCV refuses too) is one line on stderr and exit
-status 2.
+the literal subset, a `_base_` problem MMCV refuses too, a binary file, a file over the
+reader's budget) is one line on stderr and exit status 2; an output file that cannot be
+written is one line and exit status 4 (`errors.entry_point`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from optkit.config import CONF_DIR
+from optkit.errors import entry_point, writing
 from optkit.from_mmcv.emit import experiment_yaml, override_line, report
 from optkit.from_mmcv.mmengine_keys import is_mmengine, translate_mmengine
 from optkit.from_mmcv.read import ReadError, read_config
@@ -45,6 +47,7 @@ def usage_line(output: Optional[Path]) -> str:
     return "Use: copy it to conf/experiment/NAME.yaml, then python train.py +experiment=NAME"
 
 
+@entry_point
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parser().parse_args(argv)
     try:
@@ -75,6 +78,7 @@ def write(t: Translation, overrides: Optional[str], output_path: Optional[str]) 
     if output is None:
         sys.stdout.write(text)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
+    with writing(output):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
     print(f"wrote {output}. {usage_line(output)}")

@@ -23,7 +23,9 @@ rules of `read_base.py`.
 `_base_` rules. A value the reader cannot evaluate (a call to a function, a name imported
 from a module) becomes `Unevaluable`, so the translator can report that key instead of
 failing the whole file; a statement that could change what earlier names mean (`for`,
-`if`, `def`, augmented assignment) is refused with `ReadError`.
+`if`, `def`, augmented assignment) is refused with `ReadError`, and so is a file whose
+evaluation would exceed the total work `budget.Budget` allows (huge integers, values grown by
+repeated squaring or doubling, too many operations, too long), or that is not UTF-8 text.
 """
 from __future__ import annotations
 
@@ -34,7 +36,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
+
+from optkit.from_mmcv.budget import MAX_DEPTH, MAX_FILE_BYTES, Budget, OverBudget
 
 from optkit.from_mmcv.read_base import base_names, config_update, is_read_base, update_target
 
@@ -72,22 +76,27 @@ class Unevaluable:
 
 def read_config(path: str | Path) -> dict[str, Any]:
     """The config at `path` with its `_base_` files merged in, as MMCV's `Config.fromfile`."""
-    return read_file(Path(path).absolute(), ())
+    return read_file(Path(path).absolute(), (), Budget())
 
 
-def read_file(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+def read_file(path: Path, seen: tuple[Path, ...], budget: Optional[Budget] = None) -> dict[str, Any]:
+    budget = budget if budget is not None else Budget()
     if path in seen:
         raise ReadError(f"{shown(path)}: _base_ files include each other ({' -> '.join(p.name for p in (*seen, path))})")
     if path.suffix not in SUFFIXES:
         raise ReadError(f"{shown(path)}: not an MMCV config (MMCV reads {', '.join(SUFFIXES)})")
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ReadError(f"{shown(path)}: cannot read ({err.strerror or err})") from None
+    text = read_text(path)
     text = substitute_predefined(text, path)
     refs = {f"{BASE_TOKEN}{name}": name for name in BASE_REF.findall(text)}
     text = BASE_REF.sub(lambda m: f'"{BASE_TOKEN}{m.group(1)}"', text)
-    cfg = evaluate_python(text, path, seen) if path.suffix == ".py" else load_data(text, path)
+    if path.suffix == ".py":
+        cfg = evaluate_python(text, path, budget, seen)
+    else:
+        cfg = load_data(text, path)
+        try:
+            budget.check(cfg)  # YAML aliases share parts as list repetition does
+        except OverBudget as err:
+            raise ReadError(f"{shown(path)}: refused: {err} (the importer's limit)") from None
     if BASE_KEY not in cfg:
         if refs:
             raise ReadError(f"{shown(path)}: {{{{ _base_.{next(iter(refs.values()))} }}}} without a _base_ file")
@@ -99,7 +108,7 @@ def read_file(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         raise ReadError(f"{shown(path)}: _base_ must be a path or a list of paths (got {names!r})")
     base: dict[str, Any] = {}
     for name in names:
-        part = read_file(Path(os.path.normpath(path.parent / name)), (*seen, path))
+        part = read_file(Path(os.path.normpath(path.parent / name)), (*seen, path), budget)
         duplicates = sorted(base.keys() & part.keys())
         if duplicates:
             raise ReadError(f"{shown(path)}: _base_ files both define {', '.join(duplicates)} (MMCV: duplicate key "
@@ -107,6 +116,21 @@ def read_file(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         base.update(part)
     cfg = substitute_base_refs(cfg, refs, base, path)
     return merge(cfg, base, path)
+
+
+def read_text(path: Path) -> str:
+    """The file's text: a binary or oversized file is one `ReadError`, not a traceback."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ReadError(f"{shown(path)}: cannot read ({err.strerror or err})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ReadError(f"{shown(path)}: refused: larger than {MAX_FILE_BYTES} bytes (the importer's limit)")
+    try:
+        return data.decode()
+    except UnicodeDecodeError as err:
+        raise ReadError(f"{shown(path)}: not a text file (invalid UTF-8 at byte {err.start})") from None
 
 
 def substitute_predefined(text: str, path: Path) -> str:
@@ -179,43 +203,52 @@ def kind(value: Any) -> str:
 # --- evaluating a .py config -------------------------------------------------------------------
 
 
-def evaluate_python(text: str, path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def evaluate_python(text: str, path: Path, budget: Budget, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The top-level names a `.py` config binds, evaluated statement by statement (MMEngine's
-    `with read_base():` and `name.update(...)` as `read_base.py` says)."""
+    `with read_base():` and `name.update(...)` as `read_base.py` says), within `budget`."""
     try:
         tree = ast.parse(text, filename=str(path))
-    except SyntaxError as err:
-        raise ReadError(f"{shown(path)}:{err.lineno}: invalid Python ({err.msg})") from None
+    except SyntaxError as err:  # no line number for a null byte
+        raise ReadError(f"{shown(path)}{f':{err.lineno}' if err.lineno else ''}: invalid Python ({err.msg})") from None
+    except (ValueError, RecursionError, MemoryError) as err:  # null bytes; nesting the parser gives up on
+        raise ReadError(f"{shown(path)}: invalid Python ({type(err).__name__}: {err})") from None
     names: dict[str, Any] = {}
     for stmt in tree.body:
-        if isinstance(stmt, ast.Assign):
-            value = Evaluator(names, text).value(stmt.value)
-            for target in stmt.targets:
-                bind(target, value, names, path)
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            bind(stmt.target, Evaluator(names, text).value(stmt.value), names, path)
-        elif isinstance(stmt, ast.ImportFrom):
-            for alias in stmt.names:
-                names[alias.asname or alias.name] = Unevaluable(alias.name, f"imported from {stmt.module}")
-        elif is_read_base(stmt):
-            names.update(base_names(stmt, path, lambda base: read_file(base, (*seen, path)),
-                                    lambda line, why: ReadError(f"{shown(path)}:{line}: {why}")))
-        elif update_target(stmt) is not None:
-            name = update_target(stmt)
-            if not isinstance(names.get(name), dict):
-                raise ReadError(f"{shown(path)}:{stmt.lineno}: {name}.update(): {name} is not a dict bound earlier")
-            call = ast.Call(func=ast.Name("dict", ast.Load()), args=stmt.value.args, keywords=stmt.value.keywords)
-            other = Evaluator(names, text).value(ast.copy_location(call, stmt.value))
-            if isinstance(other, Unevaluable):
-                raise ReadError(f"{shown(path)}:{stmt.lineno}: {name}.update(): cannot evaluate ({other.reason})")
-            names[name] = config_update(names[name], other)
-        elif isinstance(stmt, (ast.Import, ast.Pass)) or (
-                isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
-            continue  # MMCV drops modules from the config; a docstring binds nothing
-        else:
-            raise ReadError(f"{shown(path)}:{stmt.lineno}: unsupported statement ({type(stmt).__name__}); the importer "
-                            "evaluates assignments of literal values only")
+        try:
+            evaluate_statement(stmt, names, text, path, budget, seen)
+        except OverBudget as err:
+            raise ReadError(f"{shown(path)}:{stmt.lineno}: refused: evaluating it needs {err} (the importer's "
+                            "limit)") from None
     return {k: v for k, v in names.items() if not k.startswith("__")}
+
+
+def evaluate_statement(stmt: ast.stmt, names: dict[str, Any], text: str, path: Path, budget: Budget,
+                       seen: tuple[Path, ...]) -> None:
+    if isinstance(stmt, ast.Assign):
+        value = Evaluator(names, text, budget).value(stmt.value)
+        for target in stmt.targets:
+            bind(target, value, names, path)
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        bind(stmt.target, Evaluator(names, text, budget).value(stmt.value), names, path)
+    elif isinstance(stmt, ast.ImportFrom):
+        for alias in stmt.names:
+            names[alias.asname or alias.name] = Unevaluable(alias.name, f"imported from {stmt.module}")
+    elif is_read_base(stmt):
+        names.update(base_names(stmt, path, lambda base: read_file(base, (*seen, path), budget),
+                                lambda line, why: ReadError(f"{shown(path)}:{line}: {why}")))
+    elif update_target(stmt) is not None:
+        name = update_target(stmt)
+        if not isinstance(names.get(name), dict):
+            raise ReadError(f"{shown(path)}:{stmt.lineno}: {name}.update(): {name} is not a dict bound earlier")
+        call = ast.Call(func=ast.Name("dict", ast.Load()), args=stmt.value.args, keywords=stmt.value.keywords)
+        other = Evaluator(names, text, budget).value(ast.copy_location(call, stmt.value))
+        if isinstance(other, Unevaluable):
+            raise ReadError(f"{shown(path)}:{stmt.lineno}: {name}.update(): cannot evaluate ({other.reason})")
+        names[name] = config_update(names[name], other)
+    elif not (isinstance(stmt, (ast.Import, ast.Pass)) or (
+            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))):  # MMCV drops modules; a docstring binds nothing
+        raise ReadError(f"{shown(path)}:{stmt.lineno}: unsupported statement ({type(stmt).__name__}); the importer "
+                        "evaluates assignments of literal values only")
 
 
 def bind(target: ast.expr, value: Any, names: dict[str, Any], path: Path) -> None:
@@ -249,9 +282,11 @@ class Evaluator:
     smallest enclosing dict value or list item, so `dict(lr=f(x), momentum=0.9)` keeps its
     momentum."""
 
-    def __init__(self, names: dict[str, Any], text: str) -> None:
+    def __init__(self, names: dict[str, Any], text: str, budget: Budget) -> None:
         self.names = names
         self.text = text
+        self.budget = budget
+        self.depth = 0
 
     def value(self, node: ast.expr) -> Any:
         try:
@@ -266,10 +301,17 @@ class Evaluator:
         method = getattr(self, f"eval_{type(node).__name__}", None)
         if method is None:
             raise NotLiteral(f"{type(node).__name__} is not a literal")
-        result = method(node)
+        self.budget.operation()
+        if self.depth >= MAX_DEPTH:
+            raise OverBudget(f"expressions nested more than {MAX_DEPTH} deep")
+        self.depth += 1
+        try:
+            result = method(node)
+        finally:
+            self.depth -= 1
         if isinstance(result, Unevaluable):
             raise NotLiteral(result.reason)
-        return result
+        return self.budget.check(result)
 
     def eval_Constant(self, node: ast.Constant) -> Any:
         return node.value
@@ -351,7 +393,26 @@ class Evaluator:
         if op is ast.Mult and isinstance(right, (str, list, tuple)) and isinstance(left, int):
             if len(right) * left > MAX_SEQUENCE:
                 raise NotLiteral("sequence too long")
-        return BINARY[op](left, right)
+            left, right = right, left  # n * seq is seq * n
+        size = self.predict(op, left, right)
+        result = BINARY[op](left, right)
+        if size is not None:
+            self.budget.remember(result, size)
+        return result
+
+    def predict(self, op: type, left: Any, right: Any) -> Optional[int]:
+        """Refuse, before computing it, a power, product or sum whose result is over budget;
+        the size of a repeated or concatenated sequence (so it is not walked again)."""
+        ints = all(isinstance(x, int) and not isinstance(x, bool) for x in (left, right))
+        if op is ast.Pow and ints and right > 0:
+            self.budget.allow(0, left.bit_length() * right)
+        elif op is ast.Mult and ints:
+            self.budget.allow(0, left.bit_length() + right.bit_length())
+        elif op is ast.Mult and isinstance(left, (str, list, tuple)) and isinstance(right, int):
+            return self.budget.allow(1 + max(right, 0) * (self.budget.size(left) - 1))
+        elif op is ast.Add and isinstance(left, (str, list, tuple)) and type(left) is type(right):
+            return self.budget.allow(self.budget.size(left) + self.budget.size(right) - 1)
+        return None
 
     def eval_Subscript(self, node: ast.Subscript) -> Any:
         container = self.eval(node.value)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
-from optkit.errors import ConfigError, exit_config_error
+from optkit.errors import check_output, entry_point, writing
 from optkit.lr_find.algorithm import RangeTest
 from optkit.lr_find.runner import Result, find_lr
 
@@ -109,11 +109,7 @@ def report(result: Result) -> list[str]:
     return lines
 
 
-def check_output(key: str, path: Path) -> None:
-    if not path.parent.is_dir():
-        raise ConfigError(key, "no such directory", str(path.parent))
-
-
+@entry_point
 def main(argv: Optional[Sequence[str]] = None) -> None:
     from optkit.errors import warn
     from optkit.compose import compose
@@ -124,21 +120,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(USAGE)
         return
     overrides, tool = split_args(argv, TOOL_ARGS)
-    out = Path(tool.get("out", "lr_find.png"))
-    try:
-        settings = RangeTest.from_args(tool)
-        check_output("out", out)
-        if "json" in tool:
-            check_output("json", Path(tool["json"]))
-        cfg = compose(overrides)
-        result = find_lr(cfg, settings)
-    except ConfigError as err:
-        exit_config_error(err)
-    plot(result, out, describe(cfg, result))
-    if "json" in tool:
-        Path(tool["json"]).write_text(json.dumps(to_json(result)))
+    settings = RangeTest.from_args(tool)
+    out = check_output("out", tool.get("out", "lr_find.png"))
+    json_out = check_output("json", tool.get("json"))
+    cfg = compose(overrides)
+    result = find_lr(cfg, settings)
+    with writing(out):
+        plot(result, out, describe(cfg, result))
+    if json_out is not None:
+        with writing(json_out):
+            json_out.write_text(json.dumps(to_json(result)))
     print("\n".join(report(result)))
-    print(f"wrote {out}" + (f" and {tool['json']}" if "json" in tool else ""))
+    print(f"wrote {out}" + (f" and {json_out}" if json_out is not None else ""))
     suggestion = result.curve.suggestion
     if suggestion is None:
         warn("the smoothed loss did not fall between min_lr and max_lr: no suggestion "
