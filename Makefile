@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# hydra-optuna-sweeper (optkit < issue 18) registers the same sampler options as optkit's sweeper
+	$(PY) -m pip uninstall -q -y hydra-optuna-sweeper
 	touch $(STAMP)
 
 train: $(STAMP)

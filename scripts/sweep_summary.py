@@ -8,11 +8,11 @@ accuracy first, printed as a table and written as CSV (default `MULTIRUN_DIR/sum
 Sources, all on disk: the sweep's `multirun.yaml` (every job the sweep asked for, so a job
 that never started is listed too), each job directory's `.hydra/overrides.yaml` and
 `.hydra/hydra.yaml` (job number and id), its `metrics.jsonl` (scalars and the run's events:
-`start`, `preempted`, `done`, `error`; see optkit/logging.py) and, for the submitit
+`start`, `preempted`, `done`, `pruned`, `error`; see optkit/logging.py) and, for the submitit
 launchers, `.submitit/<job id>/<job id>_0_log.err` (the last line that is not a log line,
 e.g. SLURM's `CANCELLED ... DUE TO TIME LIMIT` for a job killed without an error of its own).
 
-status: `done` (finished), `failed` (raised; `error` holds its one-line message),
+status: `done` (finished), `pruned` (stopped early by an Optuna pruner), `failed` (raised; `error` holds its one-line message),
 `preempted` (stopped on a signal after saving last.pt, not resumed yet), `incomplete`
 (started, neither finished nor failed: still running, or killed), `not started`.
 `restarts` counts resumes from a checkpoint (submitit requeues, reruns in the same dir);
@@ -101,11 +101,12 @@ def read_job(job_dir: Path, sweep: Path) -> Job:
     num = str(hydra_cfg["job"].get("num"))
     job = Job(num=int(num) if num.isdigit() else 0, overrides=list(overrides), dir=job_dir, status="incomplete")
     records = read_records(job_dir / "metrics.jsonl")
-    life = [r for r in records if r["kind"] in ("start", "preempted", "done", "error")]
+    life = [r for r in records if r["kind"] in ("start", "preempted", "done", "pruned", "error")]
     starts = [r for r in life if r["kind"] == "start"]
     job.restarts = sum(1 for r in starts if r.get("resumed_from"))
     if life:
-        job.status = {"start": "incomplete", "preempted": "preempted", "done": "done", "error": "failed"}[life[-1]["kind"]]
+        job.status = {"start": "incomplete", "preempted": "preempted", "done": "done", "pruned": "pruned",
+                      "error": "failed"}[life[-1]["kind"]]
         job.error = life[-1].get("error", "")
     accs = [r["val/acc"] for r in records if r["kind"] == "val" and "val/acc" in r]
     losses = [r["train/loss"] for r in records if r["kind"] == "train" and "train/loss" in r]

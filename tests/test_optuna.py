@@ -1,21 +1,21 @@
 """Optuna sweeps: the `hydra/sweeper=optuna_search` preset, the pre-Hydra check of Optuna's
 sweep syntax and of `hydra.sweeper.params`, and real 4-trial studies on digits (slow) with the
-basic, the local submitit and the SLURM launcher, ranked by scripts/sweep_summary.py."""
+basic, the local submitit and the SLURM launcher, ranked by scripts/sweep_summary.py.
+The sweeper is optkit's own (src/hydra_plugins/optkit_optuna, Optuna >= 4): the preset's
+distributions are Optuna 3+'s `FloatDistribution(log=True)` / `IntDistribution` where
+hydra-optuna-sweeper built the removed `LogUniformDistribution` / `IntUniformDistribution`."""
 from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 
-os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")  # optuna 2.x on the pinned SQLAlchemy 1.4
-
-import optuna  # noqa: E402
+import optuna
 import pytest
 import yaml
-from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
-from optuna.distributions import CategoricalDistribution, IntUniformDistribution, LogUniformDistribution
+from hydra_plugins.optkit_optuna.space import create_params_from_overrides
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from optkit.cli import check_command_line, job_overrides
 from optkit.config import CONF_DIR
@@ -36,9 +36,9 @@ def test_preset_search_space_is_what_optuna_samples():
     """lr and weight decay log-uniform, warmup iterations an int, the schedule a choice."""
     params = preset_params()
     space, fixed = create_params_from_overrides([f"{k}={v}" for k, v in params.items()])
-    assert isinstance(space["optimizer.lr"], LogUniformDistribution)
-    assert isinstance(space["optimizer.weight_decay"], LogUniformDistribution)
-    assert isinstance(space["warmup.iters"], IntUniformDistribution)
+    assert space["optimizer.lr"] == FloatDistribution(1e-4, 1e-1, log=True)
+    assert space["optimizer.weight_decay"] == FloatDistribution(1e-6, 1e-1, log=True)
+    assert space["warmup.iters"] == IntDistribution(1, 200)
     assert isinstance(space["schedule"], CategoricalDistribution) and set(space["schedule"].choices) == {
         "cosine", "step", "linear"}
     assert fixed == {"warmup": "linear"}
@@ -162,3 +162,103 @@ def test_study_on_slurm(slurm_cluster, tmp_path):
     except BaseException:
         cancel(tmp_path / "sweep")
         raise
+
+
+# --- pruning, samplers, a study continued --------------------------------------------------
+
+
+def val_accs(trial_dir) -> list[float]:
+    records = [json.loads(line) for line in (trial_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r["val/acc"] for r in records if r["kind"] == "val"]
+
+
+def last_event(trial_dir) -> dict:
+    records = [json.loads(line) for line in (trial_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if r["kind"] in ("done", "pruned")][-1]
+
+
+def lr_sweep(tmp_path, name: str, *extra: str, epochs: int = 1) -> subprocess.CompletedProcess:
+    """A study of the lr alone (mlp on digits, `epochs` each), in `tmp_path/study.db`."""
+    args = ["-m", PRESET, "model=mlp", f"trainer.max_epochs={epochs}", "trainer.device=cpu",
+            "logging.tensorboard=false", "logging.progress=false", "schedule=cosine", "optimizer.weight_decay=0.01",
+            "warmup.iters=5", "optimizer.lr=tag(log, interval(1e-5, 1e-1))", f"hydra.sweep.dir={tmp_path / name}",
+            f"hydra.sweeper.storage=sqlite:///{tmp_path}/study.db", "hydra.sweeper.study_name=lr", *extra]
+    proc = run_train(args, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_pruned_trials_stop_early_and_are_recorded_as_pruned(tmp_path):
+    """Median pruning after each epoch: a trial whose validation accuracy falls below the
+    median of the earlier trials at the same epoch stops there. The study holds each trial's
+    per-epoch accuracies (the numbers in its metrics.jsonl), a pruned trial is PRUNED with its
+    last reported accuracy as its value and stopped before the last epoch, and a later sweep
+    with the same storage and study name continues the study."""
+    epochs = 3
+    lr_sweep(tmp_path, "first", "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=1",
+             "hydra.sweeper.n_trials=4", epochs=epochs)
+    study_ = optuna.load_study(study_name="lr", storage=f"sqlite:///{tmp_path}/study.db")
+    states = [t.state for t in study_.trials]
+    assert len(states) == 4 and optuna.trial.TrialState.PRUNED in states
+    assert states[0] == optuna.trial.TrialState.COMPLETE
+    for t in study_.trials:
+        trial_dir = tmp_path / "first" / str(t.number)
+        accs = val_accs(trial_dir)
+        assert [t.intermediate_values[e] for e in sorted(t.intermediate_values)] == accs
+        if t.state == optuna.trial.TrialState.PRUNED:
+            assert len(accs) < epochs and t.value == accs[-1]
+            event = last_event(trial_dir)
+            assert (event["kind"], event["epoch"]) == ("pruned", len(accs))
+            assert t.user_attrs["pruned_at_step"] == len(accs)
+        else:
+            assert len(accs) == epochs and t.value == max(accs) and last_event(trial_dir)["kind"] == "done"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "sweep_summary.py"), str(tmp_path / "first")],
+                   capture_output=True, text=True, check=True)
+    with open(tmp_path / "first" / "summary.csv") as f:
+        statuses = {int(row["job"]): row["status"] for row in csv.DictReader(f)}
+    assert statuses == {t.number: "pruned" if t.state == optuna.trial.TrialState.PRUNED else "done"
+                        for t in study_.trials}
+
+    lr_sweep(tmp_path, "second", "hydra.sweeper.n_trials=1")
+    assert len(optuna.load_study(study_name="lr", storage=f"sqlite:///{tmp_path}/study.db").trials) == 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["random", "cmaes", "grid"])
+def test_samplers(tmp_path, sampler):
+    """Each sampler runs a real study; the grid sampler visits every point of its grid once
+    (and caps n_trials at the grid's size)."""
+    grid = ["optimizer.lr=choice(0.1, 0.01)", "schedule=choice(cosine, step)"] if sampler == "grid" else []
+    lr_sweep(tmp_path, "s", f"hydra/sweeper/sampler={sampler}", "hydra.sweeper.n_trials=5" if grid else
+             "hydra.sweeper.n_trials=2", *grid)
+    trials = optuna.load_study(study_name="lr", storage=f"sqlite:///{tmp_path}/study.db").trials
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    assert [t.value for t in trials] == [max(val_accs(tmp_path / "s" / str(t.number))) for t in trials]
+    if sampler == "grid":
+        assert sorted((t.params["optimizer.lr"], t.params["schedule"]) for t in trials) == [
+            (0.01, "cosine"), (0.01, "step"), (0.1, "cosine"), (0.1, "step")]
+    else:
+        assert len(trials) == 2 and len({t.params["optimizer.lr"] for t in trials}) == 2
+
+
+@pytest.mark.slow
+def test_cmaes_without_its_package_is_one_line(tmp_path):
+    """CMA-ES needs the optional cmaes package; without it the sweep stops before it starts."""
+    code = ("import sys; sys.modules['cmaes'] = None; sys.argv = ['train.py'] + sys.argv[1:]; "
+            "from optkit.cli import train_main; train_main()")
+    proc = subprocess.run([sys.executable, "-c", code, "-m", *NARROW, "hydra/sweeper/sampler=cmaes",
+                           f"hydra.sweep.dir={tmp_path / 's'}"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2 and not (tmp_path / "s").exists()
+    assert proc.stderr.strip().splitlines() == [
+        "optkit: config error: hydra/sweeper/sampler: CMA-ES needs the cmaes package: pip install 'optkit[cmaes]' "
+        "(got 'cmaes')"]
+
+
+@pytest.mark.parametrize("args,key", [
+    ([*NARROW, "hydra/sweeper/sampler=grid", "optimizer.lr=tag(log, interval(1e-3, 1e-2))"], "optimizer.lr"),
+])
+def test_a_grid_needs_choices_or_ranges(args, key):
+    with pytest.raises(ConfigError) as err:
+        check_command_line(["-m", *args])
+    assert err.value.key == key

@@ -14,7 +14,7 @@ import re
 import string
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -29,17 +29,22 @@ from optkit.hydra_private import app, compose_job, parse_args
 from optkit.jobs import job_overrides  # noqa: F401  (optkit.cli.job_overrides, as before the split)
 
 
-def list_groups(conf_dir=CONF_DIR) -> str:
-    """The `--help` menu: each config group under conf/ with its options, then optkit's
+def list_groups(conf_dirs: Sequence[Path] = (CONF_DIR,)) -> str:
+    """The `--help` menu: each config group with its options, from optkit's conf/ and a
+    user's `--config-dir` (whose new groups and options are listed beside optkit's), then the
     launcher and sweeper presets (Hydra's own are listed by --hydra-help)."""
-    groups = [p for p in conf_dir.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")]
-    groups += [p for p in (conf_dir / "hydra").iterdir() if p.is_dir() and p.name != "help"]
+    options: dict[str, set[str]] = {}
+    for conf_dir in conf_dirs:
+        groups = [p for p in conf_dir.iterdir() if p.is_dir() and p.name not in ("hydra", "__pycache__")]
+        if (conf_dir / "hydra").is_dir():
+            groups += [p for p in (conf_dir / "hydra").iterdir() if p.is_dir() and p.name != "help"]
+        for group in groups:
+            name = group.relative_to(conf_dir).as_posix()
+            options.setdefault(name, set()).update(p.stem for p in group.glob("*.yaml"))
     lines = []
-    for group in sorted(groups, key=lambda p: (p.parent != conf_dir, p.name)):
-        options = sorted(p.stem for p in group.glob("*.yaml"))
-        name = group.relative_to(conf_dir).as_posix()
+    for name in sorted(options, key=lambda n: (n.startswith("hydra/"), n)):
         prefix = "+" if name == "experiment" else ""
-        lines.append(f"  {prefix}{name}: {', '.join(options)}")
+        lines.append(f"  {prefix}{name}: {', '.join(sorted(options[name]))}")
     return "\n".join(lines)
 
 
@@ -101,6 +106,8 @@ def print_help(argv: list[str]) -> bool:
             cfg = compose_job(hydra_app, args.config_name or CONFIG_NAME, list(args.overrides))
         except Exception as err:
             raise config_error_from_hydra(err, list(args.overrides)) from None
+    dirs = [CONF_DIR] + ([Path(args.config_dir)] if args.config_dir is not None else [])
+    OmegaConf.register_new_resolver("optkit_groups", lambda: list_groups(dirs), replace=True)
     template = string.Template(cfg.hydra.help.template)
     with open_dict(cfg):
         del cfg["hydra"]

@@ -31,16 +31,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 @contextlib.contextmanager
 def app(conf_dir: str, config_dir: Optional[str], task_name: str) -> Iterator[Any]:
-    """A Hydra application on `conf_dir`, with `--config-dir` (`config_dir`) searched first as
-    `hydra.main` does; the global Hydra state is cleared before and after. The public API
+    """A Hydra application on `conf_dir`, with `--config-dir` (`config_dir`) searched before
+    it, as `hydra.main` does with optkit's search path plugin
+    (`hydra_plugins.optkit_config_dir`); the global Hydra state is cleared before and after. The public API
     (`initialize_config_dir` + `compose`) takes a single directory and re-initialises for
     every compose, while the check composes every job of a sweep on one repository."""
     from hydra._internal.hydra import Hydra
     from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
 
     search_path = create_config_search_path(conf_dir)
     if config_dir is not None:
-        search_path.prepend("command-line", f"file://{os.path.abspath(config_dir)}")
+        search_path.prepend("optkit-user", f"file://{os.path.abspath(config_dir)}", anchor=SearchPathQuery(provider="main"))
     GlobalHydra.instance().clear()
     try:
         yield Hydra.create_main_hydra2(task_name=task_name, config_search_path=search_path)

@@ -4,7 +4,7 @@ before Hydra starts."""
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Optional
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, ValueType
@@ -69,6 +69,7 @@ def sweep_jobs(hydra_app: Any, config_name: str, jobs: list[list[str]], override
             merged[override.get_key_element()] = override
     except HydraException as err:
         raise ConfigError("hydra.sweeper.params", str(err).strip().splitlines()[0]) from None
+    check_sampler(OmegaConf.select(cfg, "hydra.sweeper.sampler._target_"), merged)
     if OmegaConf.select(cfg, "hydra.sweeper._target_") == BASIC_SWEEPER:
         for key, override in merged.items():
             if override.is_interval_sweep():
@@ -76,3 +77,19 @@ def sweep_jobs(hydra_app: Any, config_name: str, jobs: list[list[str]], override
                                   "the basic sweeper takes a,b,c or range(start,stop,step)",
                                   override.input_line.partition("=")[2])
     return job_overrides([o.input_line for o in merged.values()], multirun=True) if params else jobs
+
+
+def check_sampler(target: Optional[str], merged: dict[str, Override]) -> None:
+    """Optuna samplers that cannot run this sweep: CMA-ES without its optional package, a
+    grid over an interval (a grid takes choices and ranges)."""
+    if target == "optuna.samplers.CmaEsSampler":
+        try:
+            import cmaes  # noqa: F401
+        except ImportError:
+            raise ConfigError("hydra/sweeper/sampler", "CMA-ES needs the cmaes package: pip install 'optkit[cmaes]'",
+                              "cmaes") from None
+    if target == "optuna.samplers.GridSampler":
+        for key, override in merged.items():
+            if override.is_interval_sweep():
+                raise ConfigError(key, "the grid sampler takes choice(...) or range(...), not an interval",
+                                  override.input_line.partition("=")[2])

@@ -9,7 +9,9 @@ Only the main process (rank 0) writes anything.
 
 Every `metrics.jsonl` line is `{"step", "kind", "time" (unix seconds), ...}`: `kind` is
 `train` or `val` for scalars, or an event of the run's life that `scripts/sweep_summary.py`
-reads: `start` (`resumed_from`: the checkpoint or null), `preempted` (`signal`), `done`,
+reads: `start` (`resumed_from`: the checkpoint or null; `cuda_visible_devices`: the job's GPUs),
+`preempted` (`signal`), `done`, `pruned`
+(`epoch`: an Optuna pruner stopped the trial there),
 `error` (`error`: one line, written by the entry point when a job of a sweep raised).
 
 A write that fails (no space, read-only, permission) is one `OutputError` naming the file.
@@ -128,15 +130,42 @@ class RunLogger:
             for summary in (exp, ssi, sei):
                 file_writer.add_summary(summary)
 
+    def finish(self, step: int, summary: str) -> None:
+        """The run's end: the bar drawn at `step` (100 % unless the run stopped early; it is
+        otherwise redrawn only every `log_every` steps), closed, then the one summary line."""
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            self.bar.refresh()
+        self.close()
+        if self.enabled:
+            print(summary, flush=True)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
         with writing(self.run_dir / "tb"):
             if self.writer is not None:
                 self.writer.close()
         with writing(self.run_dir / METRICS):
             if self.jsonl is not None:
                 self.jsonl.close()
+
+
+def summary_line(run_dir: Path, best_acc: float, best_epoch: int, seconds: float) -> str:
+    """`optkit: best val/acc 0.9889 at epoch 27, 7.7 s; outputs/... holds best.pt, last.pt,
+    metrics.jsonl, tb/ (tensorboard --logdir outputs/...)`: what a user needs when the run ends.
+    The directory is shown relative to the working directory when it lies below it."""
+    run_dir = Path(run_dir).absolute()
+    try:
+        shown = run_dir.relative_to(Path.cwd())
+    except ValueError:
+        shown = run_dir
+    found = [p for p in run_dir.iterdir() if p.suffix == ".pt" or p.name in (METRICS, "tb")]
+    held = [p.name + ("/" if p.is_dir() else "") for p in sorted(found, key=lambda p: (p.suffix != ".pt", p.name))]
+    best = f"best val/acc {best_acc:.4f} at epoch {best_epoch}" if best_acc > float("-inf") else "no evaluation"
+    tail = f" (tensorboard --logdir {shown})" if (run_dir / "tb").is_dir() else ""
+    return f"optkit: {best}, {seconds:.1f} s; {shown} holds {', '.join(held)}{tail}"
 
 
 class Throughput:

@@ -23,6 +23,7 @@ from optkit.logging import RunLogger, Throughput
 from optkit.optim.modes import eval_weights, train_mode
 from optkit.plan import Window, WindowPlan
 from optkit.preempt import StopRequest
+from optkit.pruning import TrialPruning
 from optkit.schedule import PlateauTracker, Scheduler
 
 
@@ -34,6 +35,7 @@ class Progress:
     epoch: int = 0  # the current epoch, 0-based
     epoch_step: int = 0  # optimizer steps done inside `epoch`
     best_acc: float = float("-inf")
+    best_epoch: int = 0  # epochs done when best_acc was measured (the end-of-run summary names it)
     last_val: dict = field(default_factory=dict)
     nonfinite_steps: int = 0  # steps not applied: their loss or gradient was inf or NaN
     nonfinite_streak: int = 0  # how many of those came last, in a row
@@ -64,6 +66,7 @@ class Run:
     nonfinite: str = "stop"  # trainer.nonfinite: stop | skip
     max_nonfinite: int = 10  # skip: stop after this many in a row
     stop: StopRequest = field(default_factory=StopRequest.never)  # set by SIGUSR2/SIGTERM/SIGUSR1
+    pruning: TrialPruning = field(default_factory=TrialPruning.never)  # an Optuna trial's pruner
     averaging: Averaging = field(default_factory=Averaging)  # model EMA or SWA (optkit.averaging)
     plateau: Optional[PlateauTracker] = None  # schedule=plateau: observes each validation
 
@@ -127,14 +130,18 @@ def fit(run: Run, progress: Progress) -> Progress:
         if finished_epoch:
             progress.epoch += 1
             progress.epoch_step = 0
-        is_best = False
+        is_best = pruned = False
         if done or (finished_epoch and progress.epoch % run.eval_every == 0):
             is_best = validate(run, progress)
+            pruned = run.pruning.should_stop(progress.last_val["val/acc"], progress.epoch, last=done)
         if done:
             run.averaging.finish(unwrap(run.model))
-        save_last = done or (finished_epoch and run.ckpt_by_epoch and progress.epoch % run.ckpt_every == 0)
+        save_last = done or pruned or (finished_epoch and run.ckpt_by_epoch and progress.epoch % run.ckpt_every == 0)
         if save_last or is_best:
             run.checkpoint(progress, last=save_last, best=is_best)
+        if pruned:
+            run.logger.event("pruned", progress.step, epoch=progress.epoch)
+            break
     return progress
 
 
@@ -231,4 +238,5 @@ def validate(run: Run, progress: Progress) -> bool:
     is_best = metrics["val/acc"] > progress.best_acc
     if is_best:
         progress.best_acc = metrics["val/acc"]
+        progress.best_epoch = progress.epoch
     return is_best

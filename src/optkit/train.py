@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager, Optional
@@ -25,12 +26,13 @@ from optkit.data import Dataset
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, warn_batchnorm
 from optkit.instantiate import instantiate_at
-from optkit.logging import RunLogger
+from optkit.logging import RunLogger, summary_line
 from optkit.loop import Progress, Run, fit, training_inputs
 from optkit.multipass import step_class
 from optkit.optim import auto_scale_lr, build_optimizer, describe_param_groups, kernel
 from optkit.plan import WindowPlan, epoch_slices, make_timeline
 from optkit.preempt import StopRequest
+from optkit.pruning import TrialPruning
 from optkit.schedule import Plateau, PlateauTracker, Schedule, Scheduler, Timeline
 from optkit.schedule.build import build_schedule
 
@@ -75,6 +77,7 @@ def output_dir() -> Path:
 
 def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
     """Train; return the best validation accuracy (what a sweeper maximises)."""
+    started = time.perf_counter()
     validate.check(cfg)
     info = distributed.detect()
     device = pick_device(cfg.trainer.device, info)
@@ -102,7 +105,8 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
                        progress=cfg.logging.progress, total_steps=built.windows.max_steps, initial_step=progress.step)
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
-    logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]))
+    logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]),
+                 cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
     scheduler = Scheduler(built.optimizer, built.schedule)
     plateau = (PlateauTracker(built.schedule.lr_policy, scheduler) if isinstance(built.schedule.lr_policy, Plateau)
                else None)
@@ -125,12 +129,15 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         ckpt_every=cfg.trainer.ckpt_every, ckpt_by_epoch=cfg.trainer.ckpt_by_epoch, autocast=built.autocast,
         checkpoint=save, group_names=built.group_names, nonfinite=cfg.trainer.nonfinite,
         max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(), averaging=averaging,
-        plateau=plateau,
+        plateau=plateau, pruning=TrialPruning.from_environment(info),
     )
     try:
         progress = fit(loop_run, progress)
         logger.hparams(cfg, {"val/acc": progress.last_val.get("val/acc", float("nan"))})
-        logger.event("done", progress.step)
+        if progress.step >= built.windows.max_steps:  # else an Optuna pruner stopped it ("pruned" event)
+            logger.event("done", progress.step)
+        logger.finish(progress.step, summary_line(run_dir, progress.best_acc, progress.best_epoch,
+                                                  time.perf_counter() - started))
     finally:
         loop_run.stop.restore()
         logger.close()

@@ -1,0 +1,1 @@
+"""The example project's own model and optimizer (examples/user_project/README.md)."""
