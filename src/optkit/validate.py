@@ -20,11 +20,13 @@ from typing import Any, Optional
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from optkit.batch_augment import check_augments
 from optkit.data import DESCRIPTIONS
 from optkit.data.describe import check_files
 from optkit.errors import ConfigError, warn
 from optkit.grad import steps_per_epoch
 from optkit.instantiate import instantiate_at, locate_at
+from optkit.loss import build_loss
 from optkit.optim import paramwise as optim_paramwise
 from optkit.optim.groups import as_mapping, resolve_dcn_types
 from optkit.preview import Preview, preview
@@ -33,6 +35,8 @@ DEVICES = ("auto", "cpu", "cuda")
 AMP = ("bf16", "fp16")
 REMAINDERS = ("flush", "mmcv")
 NONFINITE = ("stop", "skip")
+MONITORS = ("val/acc", "val/acc5", "val/loss")
+MONITOR_MODES = ("max", "min")
 SEEDS = 2**32  # numpy's seed range
 
 
@@ -70,6 +74,10 @@ def check_trainer(t: DictConfig) -> None:
     check_resume(t.resume)
     check_choice("trainer.nonfinite", t.nonfinite, NONFINITE)
     positive("trainer.max_nonfinite", t.max_nonfinite)
+    check_choice("trainer.monitor", t.monitor, MONITORS)
+    check_choice("trainer.monitor_mode", t.monitor_mode, MONITOR_MODES)
+    if t.load_from is not None and not Path(t.load_from).is_file():
+        raise ConfigError("trainer.load_from", "no such file", t.load_from)
 
 
 def check_resume(resume: Optional[str]) -> None:
@@ -188,6 +196,16 @@ def import_custom_modules(cfg: DictConfig) -> None:
 def check_data(d: DictConfig) -> None:
     positive("data.batch_size", d.batch_size)
     positive("data.val_batch_size", d.val_batch_size)
+    if "num_workers" in d and not (isinstance(d.num_workers, int) and d.num_workers >= 0):
+        raise ConfigError("data.num_workers", "must be >= 0", d.num_workers)
+    positive("data.prefetch_factor", d.get("prefetch_factor"), allow_none=True)
+    for split in ("train", "val"):
+        node = d.get(split)
+        if isinstance(node, DictConfig) and "_target_" in node.keys():  # `in node` is False while ???
+            if OmegaConf.is_missing(node, "_target_"):
+                raise ConfigError(f"data.{split}._target_", "must name your Dataset class or factory, e.g. "
+                                  f"data.{split}._target_=my_pkg.data.MyDataset")
+            locate_at(f"data.{split}._target_", node._target_)
 
 
 def warn_suspicious(cfg: DictConfig, plan: Preview) -> None:
@@ -220,7 +238,9 @@ def check(cfg: DictConfig, *, iters_per_epoch: Optional[int] = None, data_files:
     for key in ("schedule", "warmup", "momentum"):
         if cfg.get(key) is not None:
             instantiate_at(key, cfg[key])
+    build_loss(cfg.loss)
     plan = preview(cfg, iters_per_epoch) if cfg.data.get("_target_") in DESCRIPTIONS else None
+    check_augments(cfg.augments, None if plan is None else plan.in_shape)
     if data_files:
         check_files(cfg.data)
     if plan is not None:
