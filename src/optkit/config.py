@@ -123,7 +123,17 @@ class DatasetNode:
 
 
 @dataclass
-class DatasetConfig(DataConfig):
+class StreamConfig(DataConfig):
+    """A data set read sample by sample through a torch DataLoader."""
+
+    num_workers: int = 2  # DataLoader processes (0: load in the training process)
+    pin_memory: bool = True  # page-locked batches for a CUDA device (ignored on CPU)
+    persistent_workers: bool = True  # keep the workers between epochs
+    prefetch_factor: Optional[int] = 2  # batches each worker loads ahead
+
+
+@dataclass
+class DatasetConfig(StreamConfig):
     """Any map-style Dataset returning (input, label), streamed through a DataLoader."""
 
     _target_: str = "optkit.data.load_dataset"
@@ -131,10 +141,20 @@ class DatasetConfig(DataConfig):
     train: DatasetNode = field(default_factory=DatasetNode)
     val: DatasetNode = field(default_factory=DatasetNode)
     num_classes: Optional[int] = None  # null: len(train.classes)
-    num_workers: int = 2  # DataLoader processes (0: load in the training process)
-    pin_memory: bool = True  # page-locked batches for a CUDA device (ignored on CPU)
-    persistent_workers: bool = True  # keep the workers between epochs
-    prefetch_factor: Optional[int] = 2  # batches each worker loads ahead
+
+
+@dataclass
+class ImageFolderConfig(StreamConfig):
+    """Class-per-folder images (root/train/<class>/*, root/val/<class>/*), decoded by Pillow."""
+
+    _target_: str = "optkit.data.load_image_folder"
+    root: Optional[str] = None
+    size: int = 224  # training crop and validation centre crop, in pixels
+    val_resize: Optional[int] = None  # validation: shorter side resized to this first; null: size * 256 / 224
+    scale: List[float] = field(default_factory=lambda: [0.08, 1.0])  # random resized crop's area share
+    mean: List[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])  # ImageNet's, on [0, 1] pixels
+    std: List[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    cache: bool = False  # decode once, train from memory (on the device) with pad-crop-flip augmentation
 
 
 # --- optimizer step --------------------------------------------------------------------
@@ -314,7 +334,7 @@ def register() -> ConfigStore:
     for name, node in {"mlp": MLPConfig, "cnn": CNNConfig, "resnet": ResNetConfig, "vit_tiny": ViTTinyConfig}.items():
         cs.store(group="schema/model", name=name, node=node)
     for name, node in {"digits": DigitsConfig, "synthetic": SyntheticConfig, "cifar10": Cifar10Config,
-                       "dataset": DatasetConfig}.items():
+                       "dataset": DatasetConfig, "image_folder": ImageFolderConfig}.items():
         cs.store(group="schema/data", name=name, node=node)
     for name, policy in schedule.LR_POLICIES.items():
         cs.store(group="schema/schedule", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))

@@ -6,6 +6,7 @@ from optkit.data.cifar10 import load_cifar10
 from optkit.data.custom import load_dataset
 from optkit.data.describe import DESCRIPTIONS, describe
 from optkit.data.digits import load_digits
+from optkit.data.image_folder import load_image_folder
 from optkit.data.stream import DataError, StreamData
 from optkit.data.synthetic import load_synthetic
 from optkit.data.tensors import DataInfo, Dataset, TensorSplit, batch_slices, epoch_order, shard
@@ -26,6 +27,7 @@ __all__ = [
     "load_cifar10",
     "load_dataset",
     "load_digits",
+    "load_image_folder",
     "load_synthetic",
     "shard",
 ]
