@@ -41,20 +41,37 @@ def sample_seed(seed: int, rank: int, epoch: int, index: int) -> int:
     return (((seed * MIX + rank) * MIX + epoch) * MIX + index) % 2**63
 
 
+def seed_rngs(key: int) -> None:
+    """Torch's CPU, Python's and numpy's RNGs seeded with `key` (`torch.manual_seed` would also
+    seed every accelerator's generators: milliseconds a call; the CPU generator takes microseconds)."""
+    torch.default_generator.manual_seed(key)
+    random.seed(key)
+    np.random.seed(key % 2**32)
+
+
+@contextlib.contextmanager
+def rngs_kept() -> Iterator[None]:
+    """In the training process (`num_workers=0`, or reading sample 0 at build time), which
+    trains with the same RNGs, their states are put back on leaving; a worker needs nothing
+    back. (Saving numpy's and Python's states is the costly part: once per batch, not per sample.)"""
+    if torch.utils.data.get_worker_info() is not None:
+        yield
+        return
+    states = torch.default_generator.get_state(), random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        torch.default_generator.set_state(states[0])
+        random.setstate(states[1])
+        np.random.set_state(states[2])
+
+
 @contextlib.contextmanager
 def seeded(key: int) -> Iterator[None]:
-    """Torch, Python and numpy RNGs seeded with `key` inside; the caller's states restored
-    after (the main process with `num_workers=0` trains with the same RNGs)."""
-    py, npy = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(key)
-        random.seed(key)
-        np.random.seed(key % 2**32)
-        try:
-            yield
-        finally:
-            random.setstate(py)
-            np.random.set_state(npy)
+    """The RNGs seeded with `key` inside, the training process's states kept."""
+    with rngs_kept():
+        seed_rngs(key)
+        yield
 
 
 class SeededSamples(torch.utils.data.Dataset):
@@ -67,9 +84,16 @@ class SeededSamples(torch.utils.data.Dataset):
         return len(self.dataset)
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
-        seed, index = key
-        with seeded(seed):
-            return self.dataset[index]
+        return self.__getitems__([key])[0]
+
+    def __getitems__(self, keys: Sequence[tuple[int, int]]) -> list[Any]:
+        """A batch (the DataLoader's fetcher calls this when it exists)."""
+        samples = []
+        with rngs_kept():
+            for seed, index in keys:
+                seed_rngs(seed)
+                samples.append(self.dataset[index])
+        return samples
 
 
 class BatchList:
