@@ -1,11 +1,12 @@
 # Two commands on a fresh machine: `make train` (set up, train on the embedded digits data)
-# and `make test` (set up, run every test). torch==2.13.0 is installed before the package:
+# and `make test` (set up, run every test: what CI runs). `make test-fast` runs the unit
+# tests only (not the `slow` ones, which start train.py, a tool, torchrun or a cluster). torch==2.13.0 is installed before the package:
 # an unpinned torch would pull a multi-GB CUDA build.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.optkit-installed
 
-.PHONY: setup train test
+.PHONY: setup train test test-fast
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -20,3 +21,6 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(ARGS)

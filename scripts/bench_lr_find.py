@@ -39,7 +39,7 @@ from bench_doc import machine, markers, publish  # noqa: E402
 from bench_schedule import interleaved  # noqa: E402
 from optkit import distributed  # noqa: E402
 from optkit.lr_find import RangeTest, find_lr, group_ratios, range_test, restored, training_windows  # noqa: E402
-from optkit.cli import compose  # noqa: E402
+from optkit.compose import compose  # noqa: E402
 from optkit.schedule import Scheduler  # noqa: E402
 from optkit.train import build_components, build_grad_step, pick_device  # noqa: E402
 

@@ -119,7 +119,7 @@ def preview_variants() -> dict[str, Callable[[], float]]:
         schedule.momentum(groups, steps)
         return time.perf_counter() - start
 
-    from optkit.cli import compose
+    from optkit.compose import compose
     from optkit.plot_lr import curves
 
     cfg = compose(["optimizer=sgd", "optimizer.momentum=0.9", "schedule=cosine", "schedule.by_epoch=false",

@@ -60,15 +60,14 @@ def expected_jobs(sweep: Path) -> dict[int, list[str]]:
     path = sweep / "multirun.yaml"
     if not path.exists():
         return {}
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from optkit.hydra_private import basic_sweeper_jobs
 
     task = (yaml.safe_load(path.read_text()).get("hydra", {}).get("overrides", {}) or {}).get("task") or []
     try:
-        batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(task), None)
+        jobs = basic_sweeper_jobs(task)
     except Exception:  # a sweeper other than the basic one (interval sweeps, ...): job dirs only
         return {}
-    return dict(enumerate(batches[0]))
+    return dict(enumerate(jobs))
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

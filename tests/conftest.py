@@ -26,6 +26,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
 
 
+RUNNING: list[pytest.Item] = []  # the test being set up or run (fixtures included)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    RUNNING[:] = [item]
+
+
+def require_slow_mark(what: str) -> None:
+    """`make test-fast` (`-m "not slow"`) must not start processes: fail a test that does
+    without the `slow` mark."""
+    if RUNNING and RUNNING[0].get_closest_marker("slow") is None:
+        pytest.fail(f"{RUNNING[0].nodeid} starts {what} in a subprocess: mark it @pytest.mark.slow", pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def fresh_warnings():
     """optkit prints each warning once per process; every test gets to see its own."""
@@ -45,6 +60,7 @@ def compose_cfg():
 def run_train(args: Sequence[str], *, cwd: Path | None = None, timeout: float = 300,
               env: dict | None = None, script: str = "train.py") -> subprocess.CompletedProcess:
     """`python train.py ARGS` as a user runs it; never raises on a non-zero exit."""
+    require_slow_mark(script)
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd or REPO, capture_output=True,
                           text=True, timeout=timeout, env=full_env)

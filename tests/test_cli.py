@@ -6,6 +6,7 @@ import pytest
 from optkit.cli import job_overrides, list_groups
 
 
+@pytest.mark.slow
 def test_help_lists_groups_and_options(train_cli):
     out = train_cli(["--help"])
     assert out.returncode == 0
@@ -16,6 +17,7 @@ def test_help_lists_groups_and_options(train_cli):
         assert line.split(":")[0] in out.stdout and line.split(": ")[1] in out.stdout
 
 
+@pytest.mark.slow
 def test_help_shows_the_config_the_overrides_compose(train_cli):
     out = train_cli(["--help", "optimizer=sgd", "optimizer.lr=0.3"])
     assert out.returncode == 0 and out.stdout.startswith("optkit: optimization strategy experiments")
@@ -24,12 +26,14 @@ def test_help_shows_the_config_the_overrides_compose(train_cli):
     assert bad.returncode == 2 and bad.stderr.startswith("optkit: config error: schedule: unknown option")
 
 
+@pytest.mark.slow
 def test_cfg_job_prints_composed_config(train_cli):
     out = train_cli(["--cfg", "job", "optimizer=sgd", "optimizer.lr=0.3"])
     assert out.returncode == 0, out.stderr
     assert "_target_: torch.optim.SGD" in out.stdout and "lr: 0.3" in out.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line,expected", [
     ("python train.py optimizer=ad", {"optimizer=adam", "optimizer=adamw", "optimizer=adamax"}),
     ("python train.py optimizer=adamw optimizer.we", {"optimizer.weight_decay="}),
@@ -41,6 +45,7 @@ def test_tab_completion_offers_options_and_keys(train_cli, line, expected):
     assert expected <= set(out.stdout.split())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,key", [
     (["schedule=cosin"], "schedule"),
     (["optimizer.lrr=0.1"], "optimizer.lrr"),
@@ -58,6 +63,7 @@ def test_bad_config_is_one_line_and_exit_2(train_cli, tmp_path, args, key):
     assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.slow
 def test_unknown_option_names_the_nearest(train_cli):
     out = train_cli(["optimizer=adamww"])
     assert "did you mean adamw" in out.stderr

@@ -34,6 +34,7 @@ def test_bf16_autocast_trains_on_cpu(tmp_path):
     assert acc["bf16"] > 0.85 and abs(acc["bf16"] - acc["null"]) < 0.03
 
 
+@pytest.mark.slow
 def test_fp16_on_cpu_is_one_line_and_exit_2(train_cli, tmp_path):
     out = train_cli(["trainer.device=cpu", "trainer.amp=fp16", f"hydra.run.dir={tmp_path}/run"])
     assert out.returncode == 2
@@ -43,6 +44,7 @@ def test_fp16_on_cpu_is_one_line_and_exit_2(train_cli, tmp_path):
     assert not (tmp_path / "run").exists()  # caught before Hydra creates the run directory
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="device=auto resolves to CUDA here")
 def test_fp16_with_auto_device_and_no_cuda_is_one_line_and_exit_2(train_cli, tmp_path):
     out = train_cli(["trainer.amp=fp16", "model=mlp", f"hydra.run.dir={tmp_path}/run"])

@@ -280,6 +280,7 @@ def test_main_writes_png_json_and_the_override_line(tmp_path, capsys):
     assert (data["num_iters"], data["mode"], [g["lr_mult"] for g in data["groups"]]) == (60, "exp", [1.0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,key", [
     (["optimizer.lrr=0.1"], "optimizer.lrr"),
     (["optimizer=sgdd"], "optimizer"),

@@ -80,6 +80,7 @@ def write_job(job_dir: Path, num: int, job_id: str, overrides: list[str], record
     (job_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + '{"step": 9, "ki')
 
 
+@pytest.mark.slow
 def test_summary_lists_killed_and_never_started_jobs(tmp_path):
     """A job killed by SLURM (time limit, no requeue left) shows SLURM's line from the
     submitit log; a job of the sweep that never started is still a row."""

@@ -2,7 +2,7 @@
 
 A checkpoint is a plain dict saved with `torch.save`:
 `model` (state_dict), `optimizer`, `scaler`, `progress` (step, epoch, epoch_step,
-best_acc), `rng` (torch, cuda, python, numpy) and `config`. It is loaded with
+best), `rng` (torch, cuda, python, numpy) and `config`. It is loaded with
 `weights_only=True`, so opening one never runs code.
 
 Writes go to a temporary file in the same directory, are fsync'ed, and renamed over the

@@ -24,7 +24,10 @@ from omegaconf import MISSING
 
 from optkit import schedule
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+# The config tree lives inside the package (src/optkit/conf; the checkout's conf/ links to it),
+# so an installed optkit finds it: Hydra reads it as CONF_SEARCH_PATH, tools list it at CONF_DIR.
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+CONF_SEARCH_PATH = "pkg://optkit.conf"
 
 
 # --- model -----------------------------------------------------------------------------

@@ -15,18 +15,8 @@ clipping it is one extra foreach pass). Under fp16 the GradScaler keeps its own 
 non-finite gradients (an overflow of the loss scale: step skipped, scale backed off,
 `train/skipped_steps`), so only a non-finite loss counts as non-finite there.
 
-Which micro-batches form a window, and their weights, is `WindowPlan`'s business:
-
-* `flush` (default): windows stay inside an epoch, the last partial one is flushed, and each
-  micro-batch's loss is weighted by its share of the window's samples (`n_j / Σ n`), so k
-  micro-batches of b samples give exactly the gradient of one batch of k·b, the epoch's short
-  last batch included. The schedule counts optimizer steps.
-* `mmcv` (MMCV 1.x `GradientCumulativeOptimizerHook`): windows of k consecutive micro-batches
-  of the whole run, crossing epoch boundaries; every loss is divided by k except the run's
-  final `max_iters % k` micro-batches, divided by that remainder (so each window's weight is
-  `1 / len(window)`); the schedule counts micro-batches (MMCV's `runner.iter`) and a step uses
-  the lr of its window's last micro-batch, the one whose `after_train_iter` steps MMCV's
-  optimizer.
+Which micro-batches form a window, and their weights, is `optkit.plan.WindowPlan`'s business
+(the `flush` and `mmcv` rules are described there).
 """
 from __future__ import annotations
 
@@ -40,82 +30,7 @@ from torch import nn
 
 from optkit.distributed import no_sync
 from optkit.errors import warn
-
-
-@dataclass(frozen=True)
-class Window:
-    """The micro-batches (index tensors into the training split) of one optimizer step."""
-
-    batches: tuple[torch.Tensor, ...]
-    weights: tuple[float, ...]  # each micro-batch's mean loss is multiplied by this
-    schedule_step: int  # the schedule's counter for this step (see WindowPlan)
-
-    @property
-    def samples(self) -> int:
-        return sum(len(b) for b in self.batches)
-
-
-def steps_per_epoch(num_batches: int, accumulate: int) -> int:
-    return -(-num_batches // accumulate)
-
-
-@dataclass(frozen=True)
-class WindowPlan:
-    """Which micro-batches make up each optimizer step of the run, and their loss weights.
-
-    Micro-batches are numbered through the run, `g = epoch · N + i`, where `slices[i]` is the
-    i-th of the epoch's N micro-batches (positions in that epoch's sample order). `max_iters`
-    is the run's length in the schedule's unit: optimizer steps (flush) or micro-batches
-    (mmcv, MMCV's `runner.max_iters`). Everything is a function of the epoch number, so a
-    resumed run rebuilds exactly the windows it stopped in.
-    """
-
-    slices: tuple[slice, ...]
-    accumulate: int
-    remainder: str  # flush | mmcv
-    max_iters: int
-
-    @property
-    def max_steps(self) -> int:
-        """Optimizer steps in the run."""
-        if self.remainder == "mmcv":
-            return steps_per_epoch(self.max_iters, self.accumulate)
-        return self.max_iters
-
-    def spans(self, epoch: int) -> list[range]:
-        """The micro-batch numbers `g` of every window that ends in `epoch`."""
-        n, k = len(self.slices), self.accumulate
-        first, stop = epoch * n, (epoch + 1) * n
-        if self.remainder == "flush":
-            return [range(g, min(g + k, stop)) for g in range(first, stop, k)]
-        starts = range(first - first % k, min(stop, self.max_iters), k)
-        spans = (range(g, min(g + k, self.max_iters)) for g in starts)
-        return [span for span in spans if first < span.stop <= stop]
-
-    def epoch(self, epoch: int, order: Callable[[int], torch.Tensor]) -> list[Window]:
-        """The windows that end in `epoch`; `order(e)` is epoch e's sample order (a window
-        of the mmcv rule may start in an earlier epoch)."""
-        n = len(self.slices)
-        orders: dict[int, torch.Tensor] = {}
-
-        def batch(g: int) -> torch.Tensor:
-            e, i = divmod(g, n)
-            if e not in orders:
-                orders[e] = order(e)
-            return orders[e][self.slices[i]]
-
-        windows = []
-        spans = self.spans(epoch)
-        for j, span in enumerate(spans):
-            batches = tuple(batch(g) for g in span)
-            if self.remainder == "mmcv":
-                weights = (1 / len(span),) * len(span)  # 1/k, or 1/(max_iters % k) in the run's last window
-                windows.append(Window(batches, weights, schedule_step=span[-1]))
-            else:
-                sizes = [self.slices[g % n].stop - self.slices[g % n].start for g in span]  # bounded slices
-                weights = tuple(size / sum(sizes) for size in sizes)
-                windows.append(Window(batches, weights, schedule_step=epoch * len(spans) + j))
-        return windows
+from optkit.plan import Window, WindowPlan  # noqa: F401  (optkit.grad.WindowPlan, as before the move)
 
 
 def warn_batchnorm(model: nn.Module, accumulate: int) -> None:

@@ -25,10 +25,10 @@ def instantiate_at(key: str, node: Any, **kwargs: Any) -> Any:
 def locate_at(key: str, path: str) -> Any:
     """The object at import path `path` (`pkg.mod.Name`); failure is one ConfigError under
     `key` (hydra's own get_object also logs a multi-line error)."""
-    from hydra._internal.utils import _locate
+    from optkit.hydra_private import locate
 
     try:
-        return _locate(path)
+        return locate(path)
     except Exception as err:  # ImportError, or whatever the imported module raises
         lines = [line for line in str(err).splitlines() if line.strip()]
         detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(err).__name__)

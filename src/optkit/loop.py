@@ -17,8 +17,9 @@ from torch import nn
 from optkit.data import DataSource, epoch_order, shard
 from optkit.distributed import DistInfo, mean_over_ranks, sum_over_ranks, unwrap
 from optkit.errors import NonFiniteError
-from optkit.grad import GradStep, Window, WindowPlan
+from optkit.grad import GradStep
 from optkit.logging import RunLogger, Throughput
+from optkit.plan import Window, WindowPlan
 from optkit.preempt import StopRequest
 from optkit.schedule import Scheduler
 

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from optkit.cli import compose
+from optkit.compose import compose
 from optkit.errors import ConfigError, exit_config_error
 
 TOOL_ARGS = ("out", "json", "iters_per_epoch")

@@ -20,6 +20,7 @@ from optkit import distributed
 from optkit.data import describe
 from optkit.models.build import build_model
 from optkit.optim import build_optimizer
+from optkit.plan import make_timeline
 from optkit.schedule import Timeline
 from optkit.schedule.build import build_schedule
 from optkit.schedule.curve import Schedule
@@ -37,8 +38,6 @@ class Preview:
 def preview(cfg: Any, iters_per_epoch: Optional[int] = None) -> Preview:
     """Build `cfg`'s model (meta device), optimizer groups, timeline and schedule, running
     their checks; `iters_per_epoch` replaces the data set's (plot_lr's option)."""
-    from optkit.train import make_timeline
-
     info = describe(cfg.data)
     with torch.device("meta"):
         model = build_model(cfg.model, info)

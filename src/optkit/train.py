@@ -7,7 +7,6 @@ schedule; resume if there is a checkpoint; then the loop.
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 from dataclasses import dataclass
@@ -21,9 +20,9 @@ from torch import nn
 
 from optkit import checkpoint, distributed, resume, validate
 from optkit.batch_augment import BatchAugments, check_augments
-from optkit.data import DataSource, batch_slices
+from optkit.data import DataSource
 from optkit.errors import ConfigError
-from optkit.grad import GradStep, WindowPlan, steps_per_epoch, warn_batchnorm
+from optkit.grad import GradStep, warn_batchnorm
 from optkit.instantiate import instantiate_at
 from optkit.models.build import build_model
 from optkit.load_from import load_weights
@@ -31,6 +30,7 @@ from optkit.logging import RunLogger
 from optkit.loss import build_loss
 from optkit.loop import Progress, Run, fit
 from optkit.optim import build_optimizer, describe_param_groups, kernel
+from optkit.plan import WindowPlan, epoch_slices, make_timeline
 from optkit.preempt import StopRequest
 from optkit.schedule import Schedule, Scheduler, Timeline
 from optkit.schedule.build import build_schedule
@@ -66,30 +66,6 @@ def amp_setup(amp: Optional[str], device: torch.device) -> tuple[Callable[[], Co
     dtype = torch.bfloat16 if amp == "bf16" else torch.float16
     scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
     return (lambda: torch.autocast(device.type, dtype=dtype)), scaler
-
-
-def epoch_slices(cfg: DictConfig, n_train: int, info: distributed.DistInfo) -> list[slice]:
-    """This rank's micro-batches of an epoch, as positions in its shard of the epoch order."""
-    shard_len = math.ceil(n_train / info.world_size)
-    slices = batch_slices(shard_len, cfg.data.batch_size, cfg.data.drop_last)
-    if not slices:
-        raise ConfigError("data.batch_size", f"larger than the {shard_len} training samples with drop_last",
-                          cfg.data.batch_size)
-    return slices
-
-
-def make_timeline(cfg: DictConfig, n_train: int, info: distributed.DistInfo,
-                  iters_per_epoch: Optional[int] = None) -> Timeline:
-    """The schedule's clock: optimizer steps per epoch (this rank's micro-batches /
-    accumulate, unless given) and in the run; with `grad.remainder=mmcv` micro-batches, as
-    MMCV's `runner.iter` counts them (so `trainer.max_iters` and iteration-valued settings do
-    too). `optkit.plot_lr` calls this too, with the data set's static size."""
-    if iters_per_epoch is None:
-        num_batches = len(epoch_slices(cfg, n_train, info))
-        iters_per_epoch = (num_batches if cfg.grad.remainder == "mmcv"
-                           else steps_per_epoch(num_batches, cfg.grad.accumulate))
-    max_iters = cfg.trainer.max_iters or cfg.trainer.max_epochs * iters_per_epoch
-    return Timeline(iters_per_epoch, max_iters)
 
 
 def output_dir() -> Path:

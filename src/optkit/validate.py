@@ -4,7 +4,7 @@ Hydra's schema already rejects unknown keys and wrong types; this adds ranges, c
 and cross-field rules, then builds the run's `Preview` (model on the meta device, param
 groups, timeline, schedule) so that every check needing the model or the run length runs
 too, and checks that the data files exist. Each problem is one `ConfigError` naming the
-key. `optkit.cli` runs this for every job of a command line before Hydra creates a
+key. `optkit.compose` runs this for every job of a command line before Hydra creates a
 directory, and `optkit.train.run` again before building anything. What depends on the
 machine that trains (is CUDA there?) is checked when the run starts on it.
 """
@@ -24,11 +24,11 @@ from optkit.batch_augment import check_augments
 from optkit.data import DESCRIPTIONS
 from optkit.data.describe import check_files
 from optkit.errors import ConfigError, warn
-from optkit.grad import steps_per_epoch
 from optkit.instantiate import instantiate_at, locate_at
 from optkit.loss import build_loss
 from optkit.optim import paramwise as optim_paramwise
 from optkit.optim.groups import as_mapping, resolve_dcn_types
+from optkit.plan import steps_per_epoch
 from optkit.preview import Preview, preview
 
 DEVICES = ("auto", "cpu", "cuda")

@@ -34,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def usage_line(output: Optional[Path]) -> str:
-    if output is not None and output.suffix == ".yaml" and output.absolute().parent == (CONF_DIR / "experiment"):
+    if output is not None and output.suffix == ".yaml" and output.resolve().parent == CONF_DIR / "experiment":
         return f"Use: python train.py +experiment={output.stem}"
     return "Use: copy it to conf/experiment/NAME.yaml, then python train.py +experiment=NAME"
 
