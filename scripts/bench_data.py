@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from bench_doc import bench_args, machine, markers, publish  # noqa: E402
 from optkit import distributed  # noqa: E402
-from optkit.cli import compose  # noqa: E402
+from optkit.compose import compose  # noqa: E402
 from optkit.data.image_folder import ImageFolder, list_images  # noqa: E402
 from optkit.logging import RunLogger  # noqa: E402
 from optkit.loop import Progress, Run, fit  # noqa: E402
@@ -151,6 +151,7 @@ def main() -> None:
     extra = argparse.ArgumentParser(add_help=False)
     extra.add_argument("--images", type=int, default=5000)
     extra.add_argument("--workers", type=int, default=2)
+    extra.add_argument("--no-compile", action="store_true", help="leave out the trainer.compile table")
     known, rest = extra.parse_known_args()
     sys.argv[1:] = rest
     args, _ = bench_args(__doc__.splitlines()[0], repeats=3)
@@ -170,7 +171,7 @@ def main() -> None:
         start = time.perf_counter()
         build([*folder, "data.cache=true"])
         decode = time.perf_counter() - start
-    compile_rows = {
+    compile_rows = {} if known.no_compile else {
         "default run (SmallCNN on digits, batch 64)": compiled_steps([], 20),
         "ResNet-20 (32×32×3, batch 32)": compiled_steps(["model=resnet", "data=synthetic", "data.shape=[3,32,32]",
                                                           "data.batch_size=32", "data.num_train=1024"], 10),
@@ -197,11 +198,12 @@ def main() -> None:
     for name, values in rounds.items():
         median = statistics.median(values)
         lines.append(f"| {name} | {median:.2f} | {raw / median:.3f}× |")
-    lines += ["", f"`data.cache=true` decodes the folder once when the run starts: {decode:.2f} s here.", "",
-              "`trainer.compile=true` (torch.compile, inductor, CPU): ms per optimizer step after 3 warm-up steps, "
-              "and the first compiled step's time (the compilation).", "",
-              "| model | eager ms / step | compiled ms / step | × | first compiled step, s |",
-              "|---|---:|---:|---:|---:|"]
+    lines += ["", f"`data.cache=true` decodes the folder once when the run starts: {decode:.2f} s here."]
+    if compile_rows:
+        lines += ["", "`trainer.compile=true` (torch.compile, inductor, CPU): ms per optimizer step after 3 warm-up steps, "
+                  "and the first compiled step's time (the compilation).", "",
+                  "| model | eager ms / step | compiled ms / step | × | first compiled step, s |",
+                  "|---|---:|---:|---:|---:|"]
     for name, row in compile_rows.items():
         lines.append(f"| {name} | {row['eager']:.2f} | {row['compiled']:.2f} | {row['eager'] / row['compiled']:.2f}× "
                      f"| {row['compile_s']:.1f} |")

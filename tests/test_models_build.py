@@ -15,7 +15,7 @@ from optkit.load_from import load_weights
 from optkit.models import MLP
 from optkit.models.build import build_model
 from optkit.train import run
-from tests.conftest import compose_config
+from tests.conftest import compose_config, run_train
 
 INFO = DataInfo((1, 8, 8), 10, 1000)
 
@@ -126,3 +126,19 @@ def test_load_from_starts_a_run_from_those_weights_and_resume_wins(tmp_path, cap
     assert "resumed from" in out and "tensors loaded" not in out
     resumed = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model"]
     assert all(torch.allclose(a[k], resumed[k], atol=1e-6) for k in a)
+
+
+@pytest.mark.slow
+def test_a_compiled_run_trains_the_eager_run_under_the_same_names(tmp_path):
+    common = ["model=mlp", "model.hidden=[32]", "optimizer=sgd", "optimizer.lr=0.05", "trainer.max_iters=12",
+              "paramwise.custom_keys={head:{lr_mult:0.5}}", "logging.progress=false", "logging.tensorboard=false",
+              "trainer.device=cpu"]
+    for name, extra in (("eager", []), ("compiled", ["trainer.compile=true"])):
+        out = run_train([*common, *extra, f"hydra.run.dir={tmp_path / name}"], timeout=900)
+        assert out.returncode == 0, out.stderr[-2000:]
+    eager, compiled = (torch.load(tmp_path / n / "last.pt", weights_only=True) for n in ("eager", "compiled"))
+    assert list(compiled["model"]) == list(eager["model"]) == ["body.1.weight", "body.1.bias", "head.weight", "head.bias"]
+    assert [g["name"] for g in compiled["optimizer"]["param_groups"]] == [g["name"] for g in eager["optimizer"]["param_groups"]]
+    assert [g["lr"] for g in compiled["optimizer"]["param_groups"]] == [g["lr"] for g in eager["optimizer"]["param_groups"]]
+    for key in eager["model"]:
+        assert torch.allclose(eager["model"][key], compiled["model"][key], atol=1e-5), key

@@ -24,11 +24,11 @@ from optkit.data import DataSource
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, warn_batchnorm
 from optkit.instantiate import instantiate_at
-from optkit.models.build import build_model
 from optkit.load_from import load_weights
 from optkit.logging import RunLogger
-from optkit.loss import build_loss
 from optkit.loop import Progress, Run, fit
+from optkit.loss import build_loss
+from optkit.models.build import build_model
 from optkit.optim import build_optimizer, describe_param_groups, kernel
 from optkit.plan import WindowPlan, epoch_slices, make_timeline
 from optkit.preempt import StopRequest

@@ -163,9 +163,10 @@ class StreamData:
         return DataInfo(self.in_shape, self.num_classes, len(self.train))
 
     def on_device(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        blocking = not self.settings.pin_memory
+        """A collated batch on the training device (asynchronous copies from pinned memory)."""
+        pinned = self.settings.pin_memory and self.device.type == "cuda"
         x, y = batch
-        return x.to(self.device, non_blocking=not blocking), y.to(self.device, non_blocking=not blocking)
+        return x.to(self.device, non_blocking=pinned), y.to(self.device, non_blocking=pinned)
 
     def begin_epoch(self, epoch: int, windows: Sequence[Any], seed: int, rank: int) -> None:
         """Queue every micro-batch of `windows` (the epoch's remaining steps) in the loader."""
