@@ -15,7 +15,7 @@ DOC = (REPO / "docs" / "data.md").read_text()
 BLOCK = re.search(r"## A small user package.*?```bash\n(.*?)```", DOC, re.S).group(1)
 COMMANDS = [shlex.split(line)[1:] for line in BLOCK.strip().splitlines()]
 # the least final top-1 each training command reaches (Rings: 3 rings with noise; shapes: 3 shapes)
-LEAST_ACC = [0.9, 0.9, None, 0.85, 0.85]
+LEAST_ACC = [0.8, 0.8, None, 0.6, 0.6]
 VAL_LINE = re.compile(r"val loss [\d.]+ acc ([\d.]+) acc5 [\d.]+$", re.M)
 
 

@@ -30,7 +30,7 @@ def draw(shape: str, rng: np.random.Generator) -> Image.Image:
     return image
 
 
-def main(root: str, per_class: int = 200) -> None:
+def main(root: str, per_class: int = 100) -> None:
     rng = np.random.default_rng(0)
     for split, count in (("train", per_class), ("val", per_class // 4)):
         for shape in SHAPES:
