@@ -144,3 +144,37 @@ def test_script_and_console_entry(train_cli, tmp_path):
     out = subprocess.run([str(entry), *args, f"out={tmp_path}/c.png"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_scheduled_key_gets_a_json_list_and_a_panel(tmp_path):
+    """A weight-decay curve beside lr and momentum: plot_lr's rows hold what the Scheduler
+    writes, weight_decay is a list (null when constant), and the PNG has one panel per key."""
+    from optkit.plot_lr import group_curves, plot, to_json
+    from optkit.schedule import CosineAnnealing, CyclicMomentum, PolicyCurve, Schedule, Timeline, Warmup
+
+    def optimizer():
+        a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+        return torch.optim.SGD([{"params": [a], "name": "default"},
+                                {"params": [b], "name": "bias", "lr": 0.2, "weight_decay": 0.0}],
+                               lr=0.1, momentum=0.9, weight_decay=1e-4)
+
+    timeline = Timeline(iters_per_epoch=4, max_iters=20)
+    schedule = Schedule(CosineAnnealing(by_epoch=False), Warmup("linear", 3, 0.1), timeline, CyclicMomentum(),
+                        extra=(PolicyCurve("weight_decay", CosineAnnealing(by_epoch=False, min_lr_ratio=0.0)),))
+    data = group_curves(optimizer().param_groups, schedule)
+    trained = optimizer()
+    scheduler = Scheduler(trained, schedule)
+    for step in range(20):
+        scheduler.apply(step)
+        for group, row in zip(trained.param_groups, data["groups"]):
+            assert [row[key][step] for key in ("lr", "momentum", "weight_decay")] == \
+                [group["lr"], group["momentum"], group["weight_decay"]]
+    got = to_json(data)["groups"]
+    assert got[0]["weight_decay"][0] == 1e-4 and got[0]["weight_decay"][-1] < 1e-5 and set(got[1]["weight_decay"]) == {0.0}
+    heights = {}
+    for name, rows in (("three", data["groups"]), ("two", [{**row, "weight_decay": None} for row in data["groups"]])):
+        plot({**data, "groups": rows}, tmp_path / f"{name}.png", name)
+        heights[name] = int.from_bytes((tmp_path / f"{name}.png").read_bytes()[20:24], "big")  # PNG IHDR height
+    assert heights == {"three": round((0.8 + 2.9 * 3) * 120), "two": round((0.8 + 2.9 * 2) * 120)}
+    constant = group_curves(optimizer().param_groups, Schedule(CosineAnnealing(), Warmup(), timeline))
+    assert all(row["weight_decay"] is None for row in constant["groups"])

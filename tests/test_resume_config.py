@@ -101,7 +101,9 @@ def test_resume_force_applies_the_new_settings(tmp_path, capsys):
     lrs = logged(tmp_path, "train/lr/default")
     assert [lrs[s] for s in (1, 2, 3)] == [0.05] * 3 and [lrs[s] for s in (4, 5, 6)] == [0.2] * 3
     after = state(tmp_path)["optimizer"]
-    assert after["param_groups"][0]["weight_decay"] == 0.01 and after["param_groups"][0]["initial_lr"] == 0.2
+    # the base lr is the config's (0.2), each group keeps its multiplier of it (issue 17: no initial_lr)
+    assert after["param_groups"][0]["weight_decay"] == 0.01 and after["param_groups"][0]["lr_mult"] == 1.0
+    assert "initial_lr" not in after["param_groups"][0]
     assert len(after["state"]) == len(before)  # the momentum buffers went on
 
 

@@ -1,7 +1,8 @@
 """What a run reports: TensorBoard scalars, `metrics.jsonl`, a progress bar, hparams.
 
 Scalars (TensorBoard tag = JSON key): `train/loss`, `train/lr/<group>`,
-`train/momentum/<group>`, `train/grad_norm`, `train/samples_per_s`, `val/loss`, `val/acc`;
+`train/momentum/<group>`, `train/<key>/<group>` for every other key the schedule drives
+(`train/weight_decay/<group>`, a custom optimizer's key), `train/grad_norm`, `train/samples_per_s`, `val/loss`, `val/acc`;
 with fp16 `train/skipped_steps` and `train/loss_scale`; with `trainer.nonfinite=skip`
 `train/nonfinite_steps` (steps not applied so far in the run).
 Only the main process (rank 0) writes anything.

@@ -8,7 +8,7 @@ the non-finite check (`GradStep`); a step that was not applied is counted by `sk
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, Optional
+from typing import Callable, ContextManager, Iterable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -143,16 +143,27 @@ def skipped(run: Run, progress: Progress, what: str) -> None:
     raise NonFiniteError(f"{reason}; last.pt holds the weights from before that update ({hint})")
 
 
+def group_scalars(names: Sequence[str], groups: Sequence[dict], scheduled: Iterable[str]) -> dict[str, float]:
+    """`train/lr/<group>`, `train/momentum/<group>` (momentum or beta1, where the optimizer
+    has one) and `train/<key>/<group>` for every other scheduled key (weight_decay, ...)."""
+    others = [key for key in scheduled if key not in ("lr", "momentum")]
+    values = {}
+    for name, group in zip(names, groups):
+        values[f"train/lr/{name}"] = group["lr"]
+        momentum = group.get("momentum", group.get("betas", (None,))[0])
+        if momentum is not None:
+            values[f"train/momentum/{name}"] = momentum
+        for key in others:
+            values[f"train/{key}/{name}"] = group[key]
+    return values
+
+
 def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_norm: Optional[torch.Tensor],
               throughput: Throughput) -> None:
     # nan: every step was skipped; under DDP the mean over the ranks (every rank takes part)
     loss = torch.stack(losses).mean() if losses else torch.full((), float("nan"), device=run.data.index_device)
     values = {"train/loss": mean_over_ranks(loss, run.dist).item()}
-    for name, group in zip(run.group_names, run.grad_step.optimizer.param_groups):
-        values[f"train/lr/{name}"] = group["lr"]
-        momentum = group.get("momentum", group.get("betas", (None,))[0])
-        if momentum is not None:
-            values[f"train/momentum/{name}"] = momentum
+    values.update(group_scalars(run.group_names, run.grad_step.optimizer.param_groups, run.scheduler.keys))
     if grad_norm is not None:
         values["train/grad_norm"] = grad_norm.item()
     values.update(run.grad_step.amp_values())

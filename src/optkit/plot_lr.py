@@ -1,6 +1,6 @@
 """`python scripts/plot_lr.py [overrides] out=PATH.png json=PATH.json iters_per_epoch=N`
-(also `optkit-plot-lr`): the lr and momentum of every param group over a whole run, before
-training it.
+(also `optkit-plot-lr`): the lr, momentum and every other scheduled key (weight decay, a
+custom optimizer's key) of every param group over a whole run, before training it.
 
 The config is composed exactly as train.py composes it (conf/train.yaml and the same
 overrides, checked by the same one-line errors, exit 2). Nothing is loaded: the data set's
@@ -50,59 +50,70 @@ def parse_iters_per_epoch(text: Optional[str]) -> Optional[int]:
 
 
 def curves(cfg: Any, iters_per_epoch: Optional[int] = None) -> dict[str, Any]:
-    """{"iters_per_epoch", "max_iters", "groups": [{"name", "lr", "momentum"}]} as numpy
-    arrays; momentum is the policy's curve, the optimizer's constant momentum (or beta1)
-    without a policy, or None for an optimizer that has neither."""
+    """{"iters_per_epoch", "max_iters", "groups": [{"name", "lr", "momentum", "weight_decay",
+    ...}]} as numpy arrays: every scheduled key's curve per group, from the group's base as
+    built. momentum without a policy is the optimizer's constant momentum (or beta1), None for
+    an optimizer that has neither; weight_decay without a curve is None (constant)."""
     from optkit import validate
     from optkit.preview import preview
-    from optkit.schedule.momentum import current_momentum
 
     # validate.check previews every data set with a static description; for one without,
     # preview() says that the curves need it
     plan = validate.check(cfg, iters_per_epoch=iters_per_epoch, data_files=False) or preview(cfg, iters_per_epoch)
-    groups, timeline, schedule = plan.groups, plan.timeline, plan.schedule
+    return group_curves(plan.groups, plan.schedule)
+
+
+def group_curves(groups: Sequence[dict], schedule: Any) -> dict[str, Any]:
+    """`curves` of param groups as built, under `schedule` (a `Schedule`)."""
+    from optkit.schedule.keys import group_key
+
+    timeline = schedule.timeline
     steps = np.arange(timeline.max_iters)
-    lr = schedule.lr([group["lr"] for group in groups], steps)
-    momentum = schedule.momentum(groups, steps)
+    scheduled = {key: schedule.values(key, [group_key(key).read(group) for group in groups], steps)
+                 for key in schedule.curves}
     rows = []
     for i, group in enumerate(groups):
-        if momentum is not None:
-            values = momentum[i]
-        elif "momentum" in group or "betas" in group:
-            values = np.full(timeline.max_iters, float(current_momentum(group)))
-        else:
-            values = None
-        rows.append({"name": group.get("name", f"group{i}"), "lr": lr[i], "momentum": values})
+        row: dict[str, Any] = {"name": group.get("name", f"group{i}"), "lr": None, "momentum": None,
+                               "weight_decay": None}
+        for key in ("lr", "momentum"):
+            if key not in scheduled and (key == "lr" or "momentum" in group or "betas" in group):
+                row[key] = np.full(timeline.max_iters, float(group_key(key).read(group)))
+        row.update({key: values[i] for key, values in scheduled.items()})
+        rows.append(row)
     return {"iters_per_epoch": timeline.iters_per_epoch, "max_iters": timeline.max_iters, "groups": rows}
 
 
 def to_json(data: dict[str, Any]) -> dict[str, Any]:
-    groups = [{"name": g["name"], "lr": g["lr"].tolist(),
-               "momentum": None if g["momentum"] is None else g["momentum"].tolist()} for g in data["groups"]]
+    groups = [{key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in g.items()}
+              for g in data["groups"]]
     return {"iters_per_epoch": data["iters_per_epoch"], "max_iters": data["max_iters"], "groups": groups}
 
 
+PANEL_LABELS = {"momentum": "momentum (beta1)"}
+
+
 def plot(data: dict[str, Any], out: Path, title: str) -> None:
-    """lr (and momentum) per group against iteration; epochs on the top axis."""
+    """One panel per key that has a curve in some group (lr, momentum, weight_decay, ...),
+    one line per group, against iteration; epochs on the top axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    has_momentum = any(g["momentum"] is not None for g in data["groups"])
-    fig, axes = plt.subplots(2 if has_momentum else 1, 1, sharex=True, squeeze=False,
-                             figsize=(9, 6.5 if has_momentum else 3.8), constrained_layout=True)
+    keys = [key for key in dict.fromkeys(k for g in data["groups"] for k in g if k != "name")
+            if any(g.get(key) is not None for g in data["groups"])]
+    fig, axes = plt.subplots(len(keys), 1, sharex=True, squeeze=False, figsize=(9, 0.8 + 2.9 * len(keys)),
+                             constrained_layout=True)
     axes = axes[:, 0]
     x = np.arange(data["max_iters"])
     for i, group in enumerate(data["groups"]):
         style = {"label": group["name"], "linewidth": 1.2, "linestyle": LINESTYLES[i // 10 % len(LINESTYLES)]}
-        axes[0].plot(x, group["lr"], **style)
-        if has_momentum and group["momentum"] is not None:
-            axes[1].plot(x, group["momentum"], **style)
-    axes[0].set_ylabel("lr")
-    if has_momentum:
-        axes[1].set_ylabel("momentum (beta1)")
+        for ax, key in zip(axes, keys):
+            if group.get(key) is not None:
+                ax.plot(x, group[key], **style)
+    for ax, key in zip(axes, keys):
+        ax.set_ylabel(PANEL_LABELS.get(key, key))
     axes[-1].set_xlabel("iteration")
     per_epoch = data["iters_per_epoch"]
     epochs = -(-data["max_iters"] // per_epoch)

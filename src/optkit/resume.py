@@ -17,7 +17,8 @@ resumed run ignores, `trainer.compile` and `trainer.monitor`) is free to change.
 With `resume_force`, the current settings apply from the resumed step: the weights, RNG
 and progress come from the checkpoint, and so does the optimizer state (moments, step
 counts) when the optimizer class is the same, but every param group takes the current
-config's hyper-parameters and base lr.
+config's hyper-parameters and multipliers (`lr_mult`, `decay_mult`, ...), whose bases are
+the current optimizer config's.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from optkit.errors import ConfigError, format_value, muted, warn
 from optkit.loop import Progress
 from optkit.schedule import Timeline
 from optkit.schedule.build import build_schedule
+from optkit.schedule.keys import group_key
 
 HARMLESS = (
     "logging", "trainer.device", "trainer.deterministic", "trainer.eval_every", "trainer.ckpt_every",
@@ -43,7 +45,6 @@ HARMLESS = (
     "data.pin_memory", "data.persistent_workers", "data.prefetch_factor", "custom_imports", "allow_failed_imports",
 )
 RUN_LENGTH = ("trainer.max_epochs", "trainer.max_iters")
-SCHEDULE_KEYS = ("initial_lr", "initial_momentum")  # the Scheduler's bases, from the config
 MAX_LISTED = 6
 _ABSENT = "(absent)"
 
@@ -86,18 +87,20 @@ def run_length(cfg: Any, iters_per_epoch: int) -> int:
 
 
 def same_curves(saved: Mapping[str, Any], cfg: DictConfig, timeline: Timeline, groups: list[dict]) -> bool:
-    """Whether the saved run length gives the same lr and momentum as the current one on
-    every step of the shorter run (only asked when nothing else that shapes them changed)."""
+    """Whether the saved run length gives the same curve of every scheduled key as the current
+    one on every step of the shorter run (only asked when nothing else that shapes them changed)."""
     old_timeline = Timeline(timeline.iters_per_epoch, run_length(saved, timeline.iters_per_epoch))
     with muted():  # the old run's warnings (a warmup longer than it) were its own
         old = build_schedule(OmegaConf.create(dict(saved)), old_timeline)
         new = build_schedule(cfg, timeline)
     steps = np.arange(min(old_timeline.max_iters, timeline.max_iters))
-    bases = [group["lr"] for group in groups]
-    if not np.array_equal(old.lr(bases, steps), new.lr(bases, steps)):
+    if old.curves.keys() != new.curves.keys():
         return False
-    old_m, new_m = old.momentum(groups, steps), new.momentum(groups, steps)
-    return old_m is None or np.array_equal(old_m, new_m)
+    for key in new.curves:
+        bases = [group_key(key).read(group) for group in groups]
+        if not np.array_equal(old.values(key, bases, steps), new.values(key, bases, steps)):
+            return False
+    return True
 
 
 def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
@@ -166,6 +169,4 @@ def restore_optimizer_forced(path: Path, state: dict[str, Any], optimizer: torch
         warn(f"trainer.resume_force: the optimizer state in {path} does not fit ({err}); it starts afresh")
         return
     for group, settings in zip(optimizer.param_groups, current):
-        for key in SCHEDULE_KEYS:
-            group.pop(key, None)
-        group.update(settings)
+        group.update(settings)  # the current multipliers (lr_mult, ...) with the rest: bases come from the config

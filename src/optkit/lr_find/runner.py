@@ -8,7 +8,7 @@ configured state: a fresh init, or the checkpoint of `trainer.resume=PATH` (`aut
 fresh init: the tool has no run directory to look in), with the data order from the start of
 the checkpoint's epoch. Then `num_iters` optimizer steps, the base lr rising along the ramp
 (`optkit.lr_find.algorithm`), one value per optimizer step (the micro-batches of a `grad.accumulate` window share it). Each
-param group gets `lr_i · initial_lr_g / optimizer.lr`, its paramwise multiplier, so groups
+param group gets `lr_i · lr_mult_g`, its multiplier of `optimizer.lr`, so groups
 keep their ratios and the suggestion is a value for `optimizer.lr`. The schedule, warmup and
 momentum policy are not applied: momentum stays as configured.
 
@@ -46,12 +46,12 @@ if TYPE_CHECKING:  # torch is imported when the test runs, not for --help or a b
 
 
 def group_ratios(groups: Sequence[dict[str, Any]], base_lr: Optional[float]) -> list[float]:
-    """Each group's paramwise lr multiplier: its base lr (`initial_lr`, kept by the scheduler
-    through a schedule, else `lr`) over `optimizer.lr`."""
+    """Each group's paramwise lr multiplier of `optimizer.lr` (`lr_mult`, set where the groups
+    were built: optkit.schedule.keys)."""
     if base_lr is None or not base_lr > 0:
-        raise ConfigError("optimizer.lr", "must be > 0 for the lr range test (the groups' multipliers "
-                          "are their lr / optimizer.lr)", base_lr)
-    return [group.get("initial_lr", group["lr"]) / base_lr for group in groups]
+        raise ConfigError("optimizer.lr", "must be > 0 for the lr range test (it scales each group's "
+                          "multiplier of optimizer.lr)", base_lr)
+    return [group["lr_mult"] for group in groups]
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from torch import nn
 from optkit.errors import ConfigError
 from optkit.instantiate import instantiate_at
 from optkit.optim.groups import build_param_groups
+from optkit.schedule.keys import derive_multipliers
 
 
 def fused_supported(optimizer_class: type, params: list[torch.Tensor]) -> bool:
@@ -113,6 +114,9 @@ def default_constructor(model: nn.Module, optimizer_cfg: Any, paramwise_cfg: Any
 
 def build_optimizer(model: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
     """The optimizer of the composed config, through `optimizer_constructor` (MMCV's
-    `constructor`): any callable `(model, optimizer_cfg, paramwise_cfg) -> Optimizer`."""
+    `constructor`): any callable `(model, optimizer_cfg, paramwise_cfg) -> Optimizer`. Groups
+    without `lr_mult` / `decay_mult` (a third-party constructor's) get them derived here, once."""
     constructor = instantiate_at("optimizer_constructor", cfg.optimizer_constructor)
-    return constructor(model, cfg.optimizer, cfg.paramwise)
+    optimizer = constructor(model, cfg.optimizer, cfg.paramwise)
+    derive_multipliers(optimizer)
+    return optimizer

@@ -32,6 +32,7 @@ from torch import nn
 from optkit.errors import ConfigError, nearest, warn
 from optkit.instantiate import locate_at
 from optkit.optim.paramwise import FROZEN, LABEL_ORDER, check_paramwise, rule_for, sorted_custom_keys
+from optkit.schedule.keys import multiplier, scaled
 
 # Module types whose direct children count as "inside a deformable conv" (MMCV: mmcv.ops
 # DeformConv2d / ModulatedDeformConv2d, only when its compiled ops exist). Register a
@@ -170,22 +171,28 @@ def group_name(members: list[Entry]) -> str:
     return ".".join(filter(None, ["+".join(scopes), "+".join(labels)]))
 
 
-def merge_groups(entries: list[Entry]) -> list[dict[str, Any]]:
+def merge_groups(entries: list[Entry], *, lr: float, weight_decay: Optional[float]) -> list[dict[str, Any]]:
     """One torch param group per distinct (lr, weight_decay), in order of first appearance,
-    parameters in their order, named after their labels (see the module docstring)."""
+    parameters in their order, named after their labels (see the module docstring). Each
+    group keeps its multipliers of the base `lr` and `weight_decay` (`lr_mult`,
+    `decay_mult`: what the scheduler and the lr range test scale; optkit.schedule.keys), and
+    its values are exactly base × multiplier."""
     members: dict[tuple[float, Optional[float]], list[Entry]] = {}
     for entry in entries:
         members.setdefault((entry.lr, entry.weight_decay), []).append(entry)
     groups = []
     taken: set[str] = set()
-    for (lr, wd), group_entries in members.items():
+    for (group_lr, wd), group_entries in members.items():
         name = group_name(group_entries)
         if name in taken:  # same labels, other values: not produced by the rules optkit ships
             name = f"{name}@{len(groups)}"
         taken.add(name)
-        group: dict[str, Any] = {"params": [e.param for e in group_entries], "lr": lr, "name": name}
+        lr_mult = multiplier(group_lr, lr)
+        group: dict[str, Any] = {"params": [e.param for e in group_entries], "lr": scaled(lr, lr_mult),
+                                 "lr_mult": lr_mult, "name": name}
         if wd is not None:
-            group["weight_decay"] = wd
+            decay_mult = multiplier(wd, weight_decay)
+            group["weight_decay"], group["decay_mult"] = scaled(weight_decay, decay_mult), decay_mult
         groups.append(group)
     return groups
 
@@ -197,7 +204,8 @@ def build_param_groups(
     weight_decay: Optional[float],
     paramwise: Any = None,
 ) -> list[dict[str, Any]]:
-    """torch param-group dicts (`params`, `lr`, `weight_decay`, `name`) for `model`.
+    """torch param-group dicts (`params`, `lr`, `weight_decay`, `name`, and the multipliers
+    `lr_mult`, `decay_mult` of `lr` and `weight_decay`) for `model`.
 
     No paramwise rule: one group `default` of `model.parameters()` (MMCV's path, tied
     weights deduplicated by torch). `lr=None` (a custom optimizer without an lr) is allowed
@@ -208,13 +216,14 @@ def build_param_groups(
     if is_plain(mapping):
         group: dict[str, Any] = {"params": list(model.parameters()), "name": "default"}
         if lr is not None:
-            group["lr"] = lr
+            group["lr"], group["lr_mult"] = lr, 1.0
         if weight_decay is not None:
-            group["weight_decay"] = weight_decay
+            group["weight_decay"], group["decay_mult"] = weight_decay, 1.0
         return [group]
     if lr is None:
         raise ConfigError("paramwise", "per-parameter rules need a base lr (optimizer.lr)", None)
-    return merge_groups(param_entries(model, lr=lr, weight_decay=weight_decay, paramwise=mapping))
+    return merge_groups(param_entries(model, lr=lr, weight_decay=weight_decay, paramwise=mapping), lr=lr,
+                        weight_decay=weight_decay)
 
 
 def describe_param_groups(groups: list[dict[str, Any]], model: nn.Module, examples: int = 3) -> str:

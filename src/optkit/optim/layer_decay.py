@@ -15,7 +15,8 @@ carry MMCls's `backbone.` prefix (`backbone.blocks.3.attn.qkv.weight`) or not (t
 The scale multiplies what the paramwise rules give (so `paramwise=no_decay_bias_norm` keeps
 norms and biases free of weight decay in every layer), and parameters with the same final
 (lr, weight_decay) are merged as usual. Group names are the layer, then the rule labels:
-`layer0`, `layer3`, `layer3.bias+norm`, `layer5`.
+`layer0`, `layer3`, `layer3.bias+norm`, `layer5`. Each group's `lr_mult` is the whole
+multiplier of `optimizer.lr`: the paramwise rule's times the layer's scale.
 """
 from __future__ import annotations
 
@@ -70,5 +71,6 @@ def layer_decay_constructor(model: nn.Module, optimizer_cfg: Any, paramwise_cfg:
     lr: Optional[float] = make.keywords.get("lr")
     if lr is None:
         raise ConfigError("optimizer.lr", "layer_decay scales a base lr; set one", None)
-    entries = param_entries(model, lr=lr, weight_decay=make.keywords.get("weight_decay"), paramwise=paramwise_cfg)
-    return make_optimizer(make, model, merge_groups(decayed(entries, decay_rate)))
+    weight_decay = make.keywords.get("weight_decay")
+    entries = param_entries(model, lr=lr, weight_decay=weight_decay, paramwise=paramwise_cfg)
+    return make_optimizer(make, model, merge_groups(decayed(entries, decay_rate), lr=lr, weight_decay=weight_decay))

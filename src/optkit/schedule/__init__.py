@@ -5,13 +5,14 @@ conf/momentum/<name>.yaml) to its policy class; `optkit.config` derives the sche
 """
 from optkit.schedule.cosine import CosineAnnealing, CosineAnnealingMomentum
 from optkit.schedule.cosine_restart import CosineRestart
-from optkit.schedule.curve import Schedule, lr_curve, momentum_curve
+from optkit.schedule.curve import Curve, MomentumCurve, PolicyCurve, Schedule, lr_curve, momentum_curve
 from optkit.schedule.cyclic import Cyclic, CyclicMomentum
 from optkit.schedule.exp import Exp
 from optkit.schedule.fixed import Fixed
 from optkit.schedule.flat_cosine import FlatCosineAnnealing
 from optkit.schedule.inv import Inv
 from optkit.schedule.inverse_sqrt import InverseSqrt
+from optkit.schedule.keys import KEYS, GroupKey
 from optkit.schedule.linear import LinearAnnealing, LinearAnnealingMomentum
 from optkit.schedule.momentum import MomentumPolicy
 from optkit.schedule.onecycle import OneCycle, OneCycleMomentum
@@ -54,19 +55,24 @@ __all__ = [
     "CosineAnnealing",
     "CosineAnnealingMomentum",
     "CosineRestart",
+    "Curve",
     "Cyclic",
     "CyclicMomentum",
     "Exp",
     "Fixed",
     "FlatCosineAnnealing",
+    "GroupKey",
     "Inv",
+    "KEYS",
     "InverseSqrt",
     "LinearAnnealing",
     "LinearAnnealingMomentum",
     "LrPolicy",
+    "MomentumCurve",
     "MomentumPolicy",
     "OneCycle",
     "OneCycleMomentum",
+    "PolicyCurve",
     "Poly",
     "Schedule",
     "Scheduler",

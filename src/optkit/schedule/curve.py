@@ -1,20 +1,23 @@
-"""Whole curves: the lr (and momentum) of every group at a run of steps, in one numpy pass.
+"""Whole curves: the value of every scheduled group key at a run of steps, in one numpy pass.
 
 This is the MMCV hook sequence folded into array arithmetic: the regular value is the
 policy at the current epoch (by-epoch policies, written in `before_train_epoch`) or step
 (`before_train_iter`), and for steps inside the warmup the lr is multiplied by the warmup
-factor (the momentum divided by it). The trainer's scheduler and `optkit.plot_lr` both
-read values from here.
+factor (the momentum divided by it). A `Schedule` maps each group key it drives (`lr`,
+`momentum`, `weight_decay`, a custom key) to one `Curve`; the trainer's scheduler and
+`optkit.plot_lr` both read values from here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
-from optkit.errors import warn
-from optkit.schedule.momentum import MomentumPolicy, momentum_bases, momentum_key
+from optkit.errors import ConfigError, warn
+from optkit.schedule.keys import group_key
+from optkit.schedule.momentum import MomentumPolicy
 from optkit.schedule.policy import LrPolicy, under
 from optkit.schedule.timeline import Timeline
 from optkit.schedule.warmup import Warmup, warmup_factor
@@ -65,56 +68,108 @@ def momentum_curve(policy: MomentumPolicy, bases: Sequence[float], steps: np.nda
     return np.ascontiguousarray(momentum, dtype=float)
 
 
+class Curve(Protocol):
+    """The values of one group key over the run: `values(bases, steps, timeline)[g, j]` is
+    the value of group g at step `steps[j]`, from each group's base (`base × multiplier`,
+    optkit.schedule.keys). Pure: the same arguments give the same array."""
+
+    key: str
+
+    def values(self, bases: np.ndarray, steps: np.ndarray, timeline: Timeline) -> np.ndarray: ...
+
+    def check(self, bases: Sequence[float], timeline: Timeline) -> None:
+        """Raise `ConfigError` for what only the groups tell (per-group lists); may warn."""
+
+
 @dataclass(frozen=True)
-class Schedule:
-    """Everything that decides the lr and momentum of a run, as curves over its steps."""
+class PolicyCurve:
+    """An lr policy and its warmup driving `key`: the lr itself, or any other key the same
+    way (`PolicyCurve("weight_decay", CosineAnnealing(min_lr_ratio=0))` is MMPretrain's
+    CosineAnnealingWeightDecay). `node` names the config node in error messages."""
 
-    lr_policy: LrPolicy
-    warmup: Warmup
-    timeline: Timeline
-    momentum_policy: Optional[MomentumPolicy] = None
+    key: str
+    policy: LrPolicy
+    warmup: Warmup = field(default_factory=Warmup)
+    node: str = "schedule"
 
-    def lr(self, bases: Sequence[float], steps: np.ndarray) -> np.ndarray:
-        return lr_curve(self.lr_policy, self.warmup, bases, steps, self.timeline)
+    def values(self, bases: np.ndarray, steps: np.ndarray, timeline: Timeline) -> np.ndarray:
+        return lr_curve(self.policy, self.warmup, bases, steps, timeline)
 
-    def momentum(self, groups: Sequence[dict], steps: np.ndarray) -> Optional[np.ndarray]:
-        """momentum[g, j] of the momentum policy; None without one (the optimizer's own stays)."""
-        if self.momentum_policy is None:
-            return None
-        return momentum_curve(self.momentum_policy, momentum_bases(groups), steps, self.timeline)
+    def check(self, bases: Sequence[float], timeline: Timeline) -> None:
+        with under(self.node):
+            self.policy.check_groups(len(bases))
 
-    def momentum_items(self, groups: Sequence[dict], steps: np.ndarray) -> Optional[tuple[list[str], list[list[Any]]]]:
-        """What a momentum policy writes: each group's key and, per group, its value at each
-        of `steps`; None without a policy.
 
-        The key is `momentum` for SGD-like groups; for the Adam family it is `betas` and the
-        value the tuple with beta1 replaced (beta2 kept), as MMCV's `_set_momentum`. One list
-        per group (not per step) keeps the garbage collector out of the scheduler's refills.
-        """
-        values = self.momentum(groups, steps)
-        if values is None:
-            return None
-        keys = [momentum_key(group) for group in groups]
-        columns = []
-        for group, key, row in zip(groups, keys, values.tolist()):
-            beta2 = group["betas"][1] if key == "betas" else None
-            columns.append(row if key == "momentum" else [(value, beta2) for value in row])
-        return keys, columns
+@dataclass(frozen=True)
+class MomentumCurve:
+    """A momentum policy (MMCV `MomentumUpdaterHook`) driving `momentum` / `betas[0]`."""
 
-    def check_groups(self, groups: Sequence[dict]) -> None:
-        """What can only be checked against the optimizer's param groups: per-group lists,
-        a momentum key to write, and (a warning) warmup momentum above 1."""
-        with under("schedule"):
-            self.lr_policy.check_groups(len(groups))
-        if self.momentum_policy is None:
-            return
-        for group in groups:
-            momentum_key(group)
+    policy: MomentumPolicy
+    key: str = "momentum"
+
+    def values(self, bases: np.ndarray, steps: np.ndarray, timeline: Timeline) -> np.ndarray:
+        return momentum_curve(self.policy, bases, steps, timeline)
+
+    def check(self, bases: Sequence[float], timeline: Timeline) -> None:
         with under("momentum"):
-            self.momentum_policy.check_groups(len(groups))
-        warm = min(self.momentum_policy.warmup_length(), self.timeline.max_iters)
+            self.policy.check_groups(len(bases))
+        warm = min(self.policy.warmup_length(), timeline.max_iters)
         if warm:
-            peak = self.momentum(groups, np.arange(warm)).max()
+            peak = self.values(np.asarray(bases, dtype=float), np.arange(warm), timeline).max()
             if peak > 1:
                 warn(f"momentum.warmup_ratio: the momentum warmup divides the momentum by the warmup factor "
                      f"and reaches {peak:.4g} (> 1)")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Everything that decides the scheduled group keys of a run: key → `Curve`.
+
+    `lr_policy` with `warmup` drives `lr`, `momentum_policy` (if any) `momentum`, and each
+    curve of `extra` its own key (`weight_decay`, a custom optimizer's key; `lr_policy=None`
+    leaves the lr to an extra curve). Keys appear once.
+    """
+
+    lr_policy: Optional[LrPolicy]
+    warmup: Warmup
+    timeline: Timeline
+    momentum_policy: Optional[MomentumPolicy] = None
+    extra: tuple[Curve, ...] = ()
+
+    @cached_property
+    def curves(self) -> dict[str, Curve]:
+        found: list[Curve] = []
+        if self.lr_policy is not None:
+            found.append(PolicyCurve("lr", self.lr_policy, self.warmup))
+        if self.momentum_policy is not None:
+            found.append(MomentumCurve(self.momentum_policy))
+        found.extend(self.extra)
+        curves = {curve.key: curve for curve in found}
+        if len(curves) < len(found):
+            raise ConfigError("schedule", "two curves drive the same group key", [curve.key for curve in found])
+        return curves
+
+    def values(self, key: str, bases: Sequence[float], steps: np.ndarray) -> np.ndarray:
+        """values[g, j] of `key` at `steps[j]` in the group whose base is `bases[g]`."""
+        return self.curves[key].values(np.asarray(bases, dtype=float), np.asarray(steps, dtype=np.int64),
+                                       self.timeline)
+
+    def lr(self, bases: Sequence[float], steps: np.ndarray) -> np.ndarray:
+        return self.values("lr", bases, steps)
+
+    def momentum(self, groups: Sequence[dict], steps: np.ndarray) -> Optional[np.ndarray]:
+        """momentum[g, j] of the momentum policy from the groups' momentum as built (before a
+        run); None without one (the optimizer's own stays)."""
+        if "momentum" not in self.curves:
+            return None
+        return self.values("momentum", [group_key("momentum").read(group) for group in groups], steps)
+
+    def check(self, bases: dict[str, Sequence[float]]) -> None:
+        """What can only be checked against the groups (`bases`: key → each group's base):
+        per-group lists and (a warning) warmup momentum above 1."""
+        for key, curve in self.curves.items():
+            curve.check(bases[key], self.timeline)
+
+    def check_groups(self, groups: Sequence[dict]) -> None:
+        """`check` on groups as built: each key's base is its current value."""
+        self.check({key: [group_key(key).read(group) for group in groups] for key in self.curves})

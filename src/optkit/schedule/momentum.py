@@ -3,9 +3,9 @@ of a param group holds its momentum.
 
 Momentum policies mirror the lr policies (`momentum(base, progress, total)`, by epoch or
 by step, numpy-broadcastable) with MMCV's `momentum_config` field names. The base of a
-group is its `initial_momentum` (set once from `momentum`, or `betas[0]` for the Adam
-family, and kept in the optimizer state so a resumed run keeps its original base). MMCV
-writes `momentum` when the group has that key, else replaces `betas[0]` (beta2 kept).
+group is the optimizer's momentum (`momentum`, or `betas[0]` for the Adam family) times the
+group's `momentum_mult` (optkit.schedule.keys). MMCV writes `momentum` when the group has
+that key, else replaces `betas[0]` (beta2 kept).
 
 Momentum warmup differs from lr warmup in MMCV, and optkit keeps the differences:
 the regular momentum is *divided* by the lr warmup factor (so it starts above the
@@ -15,7 +15,7 @@ regular momentum, at `m / warmup_ratio`, and can exceed 1); `warmup_ratio` defau
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -36,11 +36,6 @@ def momentum_key(group: dict) -> str:
 
 def current_momentum(group: dict) -> float:
     return group["momentum"] if momentum_key(group) == "momentum" else group["betas"][0]
-
-
-def momentum_bases(groups: Sequence[dict]) -> list[float]:
-    """Each group's base momentum: `initial_momentum` if set (MMCV `before_run`), else now."""
-    return [group.get("initial_momentum", current_momentum(group)) for group in groups]
 
 
 @dataclass
