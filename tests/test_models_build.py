@@ -131,7 +131,7 @@ def test_load_from_starts_a_run_from_those_weights_and_resume_wins(tmp_path, cap
 @pytest.mark.slow
 def test_a_compiled_run_trains_the_eager_run_under_the_same_names(tmp_path):
     common = ["model=mlp", "model.hidden=[32]", "optimizer=sgd", "optimizer.lr=0.05", "trainer.max_iters=12",
-              "paramwise.custom_keys={head:{lr_mult:0.5}}", "logging.progress=false", "logging.tensorboard=false",
+              "+paramwise.custom_keys.head={lr_mult:0.5}", "logging.progress=false", "logging.tensorboard=false",
               "trainer.device=cpu"]
     for name, extra in (("eager", []), ("compiled", ["trainer.compile=true"])):
         out = run_train([*common, *extra, f"hydra.run.dir={tmp_path / name}"], timeout=900)
