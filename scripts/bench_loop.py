@@ -139,7 +139,7 @@ def raw_loop(overrides: list[str], steps: int, device: str) -> Callable[[], floa
             if (step + 1) % LOG_EVERY == 0:
                 loss.item()
         model.eval()
-        with torch.no_grad():  # the end-of-run validation optkit also does (eval_batches of 64)
+        with torch.no_grad():  # the end-of-run validation optkit also does (validation batches of 64)
             for first in range(0, len(data.val.y), 64):
                 xv, yv = data.val.x[first:first + 64], data.val.y[first:first + 64]
                 logits = model(xv)

@@ -58,11 +58,11 @@ def test_the_bar_ends_at_100_percent_then_one_summary_line(tmp_path):
 
 
 @pytest.mark.parametrize("files,best,expect", [
-    (["last.pt", "metrics.jsonl"], float("-inf"), "optkit: no evaluation, 2.0 s; {d} holds last.pt, metrics.jsonl"),
+    (["last.pt", "metrics.jsonl"], None, "optkit: no evaluation, 2.0 s; {d} holds last.pt, metrics.jsonl"),
     (["prev.pt", "best.pt", "last.pt", "metrics.jsonl", "tb/", ".hydra/"], 0.5, "optkit: best val/acc 0.5000 at "
      "epoch 4, 2.0 s; {d} holds best.pt, last.pt, prev.pt, metrics.jsonl, tb/ (tensorboard --logdir {d})"),
 ])
 def test_summary_line(tmp_path, files, best, expect):
     for name in files:
         (tmp_path / name.rstrip("/")).mkdir() if name.endswith("/") else (tmp_path / name).write_text("")
-    assert summary_line(tmp_path, best, 4, 2.0) == expect.format(d=tmp_path)
+    assert summary_line(tmp_path, "val/acc", best, 4, 2.0) == expect.format(d=tmp_path)

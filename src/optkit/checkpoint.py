@@ -2,7 +2,7 @@
 
 A checkpoint is a plain dict saved with `torch.save`:
 `model` (state_dict), `optimizer`, `scaler`, `progress` (step, epoch, epoch_step,
-best_acc), `rng` (torch, cuda, python, numpy), `config`, and with weight averaging `ema`
+best), `rng` (torch, cuda, python, numpy), `config`, and with weight averaging `ema`
 (the EMA weights as a model state_dict) or `swa` (`AveragedModel` and SWALR state). It is loaded with
 `weights_only=True`, so opening one never runs code.
 

@@ -75,7 +75,8 @@ class ViTTinyConfig:
 
 
 # --- data ------------------------------------------------------------------------------
-# Data sets live in memory (on the training device) and are batched by index permutation.
+# Bundled data sets live in memory (on the training device) and are batched by index
+# permutation; data=dataset streams any torch Dataset through a DataLoader.
 
 
 @dataclass
@@ -116,6 +117,48 @@ class Cifar10Config(DataConfig):
     root: Optional[str] = None  # directory holding data_batch_1..5 and test_batch
     augment: bool = True  # random crop (pad 4) and horizontal flip, on the device
     batch_size: int = 128
+
+
+@dataclass
+class DatasetNode:
+    """A `torch.utils.data.Dataset` class or factory and its keyword arguments (+data.train.n=...)."""
+
+    _target_: str = MISSING
+
+
+@dataclass
+class StreamConfig(DataConfig):
+    """A data set read sample by sample through a torch DataLoader."""
+
+    num_workers: int = 2  # DataLoader processes (0: load in the training process)
+    pin_memory: bool = True  # page-locked batches for a CUDA device (ignored on CPU)
+    persistent_workers: bool = True  # keep the workers between epochs
+    prefetch_factor: Optional[int] = 2  # batches each worker loads ahead
+
+
+@dataclass
+class DatasetConfig(StreamConfig):
+    """Any map-style Dataset returning (input, label), streamed through a DataLoader."""
+
+    _target_: str = "optkit.data.load_dataset"
+    _recursive_: bool = False  # load_dataset builds the splits itself (errors name data.train / data.val)
+    train: DatasetNode = field(default_factory=DatasetNode)
+    val: DatasetNode = field(default_factory=DatasetNode)
+    num_classes: Optional[int] = None  # null: len(train.classes)
+
+
+@dataclass
+class ImageFolderConfig(StreamConfig):
+    """Class-per-folder images (root/train/<class>/*, root/val/<class>/*), decoded by Pillow."""
+
+    _target_: str = "optkit.data.load_image_folder"
+    root: Optional[str] = None
+    size: int = 224  # training crop and validation centre crop, in pixels
+    val_resize: Optional[int] = None  # validation: shorter side resized to this first; null: size * 256 / 224
+    scale: List[float] = field(default_factory=lambda: [0.08, 1.0])  # random resized crop's area share
+    mean: List[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])  # ImageNet's, on [0, 1] pixels
+    std: List[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    cache: bool = False  # decode once, train from memory (on the device) with pad-crop-flip augmentation
 
 
 # --- optimizer step --------------------------------------------------------------------
@@ -190,6 +233,23 @@ class TrainerConfig:
     nonfinite: str = "stop"
     max_nonfinite: int = 10  # skip: stop after this many non-finite steps in a row
     dry_run: bool = False  # print the param-group table and exit
+    load_from: Optional[str] = None  # MMCV load_from: start from these weights (resume wins)
+    load_strict: bool = True  # load_from: every key must match (false: load what fits, report the rest)
+    compile: bool = False  # torch.compile the model (in place: checkpoint and parameter names unchanged)
+    monitor: str = "val/acc"  # the metric that picks best.pt and that a sweep optimises: val/acc | val/acc5 | val/loss
+    monitor_mode: str = "max"  # max | min (val/loss wants min)
+
+
+# --- loss ------------------------------------------------------------------------------
+
+
+@dataclass
+class CrossEntropyConfig:
+    """MMCls CrossEntropyLoss: `label_smoothing` (the head's label_smooth_val), class `weight`."""
+
+    _target_: str = "optkit.loss.CrossEntropy"
+    label_smoothing: float = 0.0
+    weight: Optional[List[float]] = None  # one weight per class; null: all 1
 
 
 @dataclass
@@ -245,6 +305,9 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     optimizer_constructor: Any = MISSING
+    loss: Any = MISSING
+    # MMCls train_cfg.augments, on the device: [{type: BatchMixup | BatchCutMix, alpha, prob}]
+    augments: List[Any] = field(default_factory=list)
     custom_imports: List[str] = field(default_factory=list)  # modules imported before building
     allow_failed_imports: bool = False  # MMCV: a module that fails to import is a warning
 
@@ -290,10 +353,12 @@ def register() -> ConfigStore:
     cs.store(name="schema_train", node=TrainConfig)
     for name, node in {"mlp": MLPConfig, "cnn": CNNConfig, "resnet": ResNetConfig, "vit_tiny": ViTTinyConfig}.items():
         cs.store(group="schema/model", name=name, node=node)
-    for name, node in {"digits": DigitsConfig, "synthetic": SyntheticConfig, "cifar10": Cifar10Config}.items():
+    for name, node in {"digits": DigitsConfig, "synthetic": SyntheticConfig, "cifar10": Cifar10Config,
+                       "dataset": DatasetConfig, "image_folder": ImageFolderConfig}.items():
         cs.store(group="schema/data", name=name, node=node)
     for name, policy in schedule.LR_POLICIES.items():
         cs.store(group="schema/schedule", name=name, node=target_schema(policy, f"optkit.schedule.{policy.__name__}"))
+    cs.store(group="schema/loss", name="cross_entropy", node=CrossEntropyConfig)
     for name, node in {"default": OptimizerConstructorConfig, "layer_decay": LayerDecayConfig}.items():
         cs.store(group="schema/optimizer_constructor", name=name, node=node)
     cs.store(group="schema/warmup", name="warmup", node=target_schema(schedule.Warmup, "optkit.schedule.Warmup"))

@@ -11,9 +11,10 @@ samples make up exactly the single-process batch of W·b; steps per epoch count 
 shard, so schedules and accumulation windows are those of the single process. Only rank
 0 writes (logs, checkpoints, `.hydra/`); every rank resumes from the same `last.pt`.
 The logged train loss is averaged over ranks (`mean_over_ranks`, at log steps only);
-validation runs on every rank over the whole validation split, which needs no
-communication and gives the single-process numbers. The ranks share rank 0's Hydra run
-directory (`cli.shared_output_dir`) and stop together on a signal (`preempt.StopRequest`).
+each rank validates a contiguous share of the validation split and the metric sums are
+added over the ranks (`sum_over_ranks`), which gives the single-process numbers. The
+ranks share rank 0's Hydra run directory (`cli.shared_output_dir`) and stop together on a
+signal (`preempt.StopRequest`).
 """
 from __future__ import annotations
 
@@ -90,11 +91,16 @@ def broadcast(value: Any, info: DistInfo) -> Any:
 
 def mean_over_ranks(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """The mean of a per-rank scalar over all ranks (ranks hold equally many samples)."""
+    return sum_over_ranks(value, info) / info.world_size if info.enabled else value
+
+
+def sum_over_ranks(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """The sum of a per-rank tensor over all ranks (validation's metric sums)."""
     if not info.enabled:
         return value
     total = value.detach().clone()
     dist.all_reduce(total)
-    return total / info.world_size
+    return total
 
 
 def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:

@@ -152,7 +152,7 @@ class RunLogger:
                 self.jsonl.close()
 
 
-def summary_line(run_dir: Path, best_acc: float, best_epoch: int, seconds: float) -> str:
+def summary_line(run_dir: Path, monitor: str, best: Optional[float], best_epoch: int, seconds: float) -> str:
     """`optkit: best val/acc 0.9889 at epoch 27, 7.7 s; outputs/... holds best.pt, last.pt,
     metrics.jsonl, tb/ (tensorboard --logdir outputs/...)`: what a user needs when the run ends.
     The directory is shown relative to the working directory when it lies below it."""
@@ -163,9 +163,9 @@ def summary_line(run_dir: Path, best_acc: float, best_epoch: int, seconds: float
         shown = run_dir
     found = [p for p in run_dir.iterdir() if p.suffix == ".pt" or p.name in (METRICS, "tb")]
     held = [p.name + ("/" if p.is_dir() else "") for p in sorted(found, key=lambda p: (p.suffix != ".pt", p.name))]
-    best = f"best val/acc {best_acc:.4f} at epoch {best_epoch}" if best_acc > float("-inf") else "no evaluation"
+    result = f"best {monitor} {best:.4f} at epoch {best_epoch}" if best is not None else "no evaluation"
     tail = f" (tensorboard --logdir {shown})" if (run_dir / "tb").is_dir() else ""
-    return f"optkit: {best}, {seconds:.1f} s; {shown} holds {', '.join(held)}{tail}"
+    return f"optkit: {result}, {seconds:.1f} s; {shown} holds {', '.join(held)}{tail}"
 
 
 class Throughput:

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from optkit.averaging.hooks import Averaging
-from optkit.data import Dataset, epoch_order, eval_batches, shard
-from optkit.distributed import DistInfo, mean_over_ranks, unwrap
+from optkit.data import DataSource, epoch_order, shard
+from optkit.distributed import DistInfo, mean_over_ranks, sum_over_ranks, unwrap
 from optkit.errors import NonFiniteError
 from optkit.grad import GradStep
 from optkit.logging import RunLogger, Throughput
@@ -34,8 +34,8 @@ class Progress:
     step: int = 0  # optimizer steps done in the whole run
     epoch: int = 0  # the current epoch, 0-based
     epoch_step: int = 0  # optimizer steps done inside `epoch`
-    best_acc: float = float("-inf")
-    best_epoch: int = 0  # epochs done when best_acc was measured (the end-of-run summary names it)
+    best: Optional[float] = None  # the best value of trainer.monitor so far (None: not validated yet)
+    best_epoch: int = 0  # epochs done when `best` was measured (the end-of-run summary names it)
     last_val: dict = field(default_factory=dict)
     nonfinite_steps: int = 0  # steps not applied: their loss or gradient was inf or NaN
     nonfinite_streak: int = 0  # how many of those came last, in a row
@@ -47,7 +47,7 @@ class Run:
     """Everything `fit` needs, built once by `optkit.train`."""
 
     model: nn.Module
-    data: Dataset
+    data: DataSource  # in memory (optkit.data.Dataset) or streamed (optkit.data.StreamData)
     grad_step: GradStep
     scheduler: Scheduler
     windows: WindowPlan  # which micro-batches each optimizer step takes
@@ -69,6 +69,9 @@ class Run:
     pruning: TrialPruning = field(default_factory=TrialPruning.never)  # an Optuna trial's pruner
     averaging: Averaging = field(default_factory=Averaging)  # model EMA or SWA (optkit.averaging)
     plateau: Optional[PlateauTracker] = None  # schedule=plateau: observes each validation
+    train_batch: Optional[Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = None  # data.train_batch
+    monitor: str = "val/acc"  # trainer.monitor: the metric that picks best.pt
+    monitor_mode: str = "max"  # trainer.monitor_mode: max | min
 
 
 def epoch_plan(run: Run, epoch: int) -> list[Window]:
@@ -76,7 +79,7 @@ def epoch_plan(run: Run, epoch: int) -> list[Window]:
 
     def order(e: int) -> torch.Tensor:
         full = epoch_order(len(run.data.train), e, run.seed, run.shuffle)
-        return shard(full, run.dist.rank, run.dist.world_size).to(run.data.train.y.device)
+        return shard(full, run.dist.rank, run.dist.world_size).to(run.data.index_device)
 
     return run.windows.epoch(epoch, order)
 
@@ -92,17 +95,19 @@ def training_inputs(run: Run, epoch: int) -> Iterator[torch.Tensor]:
 def fit(run: Run, progress: Progress) -> Progress:
     losses: list[torch.Tensor] = []
     throughput = Throughput()
+    train_batch = run.train_batch or run.data.train_batch
     train_mode(run.grad_step.optimizer)
     if run.plateau is not None:
         run.plateau.restore(progress.plateau)
     while progress.step < run.windows.max_steps:
         windows = epoch_plan(run, progress.epoch)
+        run.data.begin_epoch(progress.epoch, windows[progress.epoch_step :], run.seed, run.dist.rank)
         run.averaging.begin_epoch(progress.epoch)
         run.model.train()
         for window in windows[progress.epoch_step :]:
             run.scheduler.apply(window.schedule_step)
             log_now = (progress.step + 1) % run.log_every == 0
-            result = run.grad_step(window, run.data.train_batch, want_norm=log_now)
+            result = run.grad_step(window, train_batch, want_norm=log_now)
             progress.step += 1
             progress.epoch_step += 1
             run.averaging.after_step(progress.step)
@@ -185,7 +190,7 @@ def group_scalars(names: Sequence[str], groups: Sequence[dict], scheduled: Itera
 def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_norm: Optional[torch.Tensor],
               throughput: Throughput) -> None:
     # nan: every step was skipped; under DDP the mean over the ranks (every rank takes part)
-    loss = torch.stack(losses).mean() if losses else torch.full((), float("nan"), device=run.data.train.y.device)
+    loss = torch.stack(losses).mean() if losses else torch.full((), float("nan"), device=run.data.index_device)
     values = {"train/loss": mean_over_ranks(loss, run.dist).item()}
     values.update(group_scalars(run.group_names, run.grad_step.optimizer.param_groups, run.scheduler.keys))
     if grad_norm is not None:
@@ -200,43 +205,54 @@ def log_train(run: Run, progress: Progress, losses: list[torch.Tensor], grad_nor
     run.logger.progress(progress.step, {"loss": values["train/loss"], "lr": run.grad_step.optimizer.param_groups[0]["lr"]})
 
 
+def val_range(n: int, rank: int, world: int) -> tuple[int, int]:
+    """This rank's contiguous share `start:stop` of n validation samples: no sample is
+    padded or repeated, so the summed metrics equal one process's over the whole split."""
+    return n * rank // world, n * (rank + 1) // world
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Dataset, batch_size: int, autocast: Callable[[], ContextManager]) -> dict[str, float]:
-    """Mean cross-entropy and top-1 accuracy on the validation split (one host sync)."""
+def evaluate(model: nn.Module, data: DataSource, batch_size: int, autocast: Callable[[], ContextManager],
+             dist: DistInfo = DistInfo()) -> dict[str, float]:
+    """Mean cross-entropy, top-1 and top-5 accuracy on the validation split. Each rank evaluates its
+    share (`val_range`) with the bare model (DDP's forward would sync buffers, and ranks may
+    run different numbers of batches); the sums are added over the ranks (one host sync)."""
+    model = unwrap(model)
     model.eval()
-    loss_sum = torch.zeros((), device=data.val.y.device)
-    correct = torch.zeros((), device=data.val.y.device, dtype=torch.int64)
-    for xb, yb in eval_batches(data.val, batch_size):
-        if data.input_transform is not None:
-            xb = data.input_transform(xb)
+    n = len(data.val)
+    totals = torch.zeros(3, device=data.device, dtype=torch.float64)  # loss sum, top-1, top-5
+    for xb, yb in data.val_batches(batch_size, *val_range(n, dist.rank, dist.world_size)):
         with autocast():
             logits = model(xb)
-        loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum")
-        correct += (logits.argmax(dim=1) == yb).sum()
-    n = len(data.val)
-    return {"val/loss": loss_sum.item() / n, "val/acc": correct.item() / n}
+        logits = logits.float()
+        top = logits.topk(min(5, logits.shape[1]), dim=1).indices == yb.unsqueeze(1)
+        totals += torch.stack([F.cross_entropy(logits, yb, reduction="sum"), top[:, 0].sum(),
+                               top.any(dim=1).sum()]).double()
+    loss, top1, top5 = (sum_over_ranks(totals, dist) / n).tolist()
+    return {"val/loss": loss, "val/acc": top1, "val/acc5": top5}
 
 
 def validate(run: Run, progress: Progress) -> bool:
-    """Evaluate, log, remember the best accuracy; True when this is the best so far. The
-    weights evaluated are the optimizer's evaluation weights (schedule-free) and, with weight
-    averaging, the average as `val/*` and the raw model as `val_raw/*`."""
+    """Evaluate, log, remember the best value of `run.monitor`; True when this is the best so
+    far. The weights evaluated are the optimizer's evaluation weights (schedule-free) and, with
+    weight averaging, the average as `val/*` and the raw model as `val_raw/*`."""
     done = progress.step >= run.windows.max_steps
     metrics: dict[str, float] = {}
     with eval_weights(run.grad_step.optimizer):
         for prefix, model in run.averaging.eval_models(run.model, last=done).items():
-            values = evaluate(model, run.data, run.val_batch_size, run.autocast)
+            values = evaluate(model, run.data, run.val_batch_size, run.autocast, run.dist)
             metrics.update({key.replace("val/", f"{prefix}/", 1): value for key, value in values.items()})
     run.logger.scalars(progress.step, metrics, kind="val")
     run.logger.message(f"epoch {progress.epoch} step {progress.step}: val loss {metrics['val/loss']:.4f} "
-                       f"acc {metrics['val/acc']:.4f}"
+                       f"acc {metrics['val/acc']:.4f} acc5 {metrics['val/acc5']:.4f}"
                        + (f" (raw model: loss {metrics['val_raw/loss']:.4f} acc {metrics['val_raw/acc']:.4f})"
                           if "val_raw/acc" in metrics else ""))
     progress.last_val = metrics
     if run.plateau is not None:
         progress.plateau = run.plateau.observe(metrics, progress.plateau)
-    is_best = metrics["val/acc"] > progress.best_acc
+    value = metrics[run.monitor]
+    is_best = progress.best is None or (value > progress.best if run.monitor_mode == "max" else value < progress.best)
     if is_best:
-        progress.best_acc = metrics["val/acc"]
+        progress.best = value
         progress.best_epoch = progress.epoch
     return is_best

@@ -19,7 +19,7 @@ from torch import nn
 
 from optkit import distributed
 from optkit.data import describe
-from optkit.instantiate import instantiate_at
+from optkit.models.build import build_model
 from optkit.optim import build_optimizer
 from optkit.plan import make_timeline
 from optkit.schedule import Timeline
@@ -33,6 +33,7 @@ class Preview:
     groups: list[dict[str, Any]]  # the optimizer's param groups (name, lr, weight_decay, ...)
     timeline: Timeline
     schedule: Schedule
+    in_shape: tuple[int, ...]  # of the data's samples
 
 
 def preview(cfg: Any, iters_per_epoch: Optional[int] = None) -> Preview:
@@ -40,10 +41,10 @@ def preview(cfg: Any, iters_per_epoch: Optional[int] = None) -> Preview:
     their checks; `iters_per_epoch` replaces the data set's (plot_lr's option)."""
     info = describe(cfg.data)
     with torch.device("meta"):
-        model = instantiate_at("model", cfg.model, in_shape=info.in_shape, num_classes=info.num_classes)
+        model = build_model(cfg.model, info)
     dist = distributed.detect()
     groups = build_optimizer(model, cfg, dist.world_size).param_groups
     timeline = make_timeline(cfg, info.num_train, dist, iters_per_epoch)
     schedule = build_schedule(cfg, timeline)
     schedule.check_groups(groups)
-    return Preview(model, groups, timeline, schedule)
+    return Preview(model, groups, timeline, schedule, tuple(info.in_shape))

@@ -11,7 +11,8 @@ with one line listing the changed keys, unless `trainer.resume_force=true`. The 
 the old and new length agree over the shorter run (a fixed or step schedule extended; not
 a cosine, whose every step depends on the length). Everything else (logging, evaluation
 and checkpoint cadence, device, determinism, the non-finite policy, the data root,
-`data.val_batch_size`) is free to change.
+`data.val_batch_size`, the DataLoader's workers and prefetching, `trainer.load_from`, which a
+resumed run ignores, `trainer.compile` and `trainer.monitor`) is free to change.
 
 With `resume_force`, the current settings apply from the resumed step: the weights, RNG
 and progress come from the checkpoint, and so does the optimizer state (moments, step
@@ -40,8 +41,9 @@ from optkit.schedule.keys import group_key
 HARMLESS = (
     "logging", "trainer.device", "trainer.deterministic", "trainer.eval_every", "trainer.ckpt_every",
     "trainer.ckpt_by_epoch", "trainer.resume", "trainer.resume_force", "trainer.nonfinite",
-    "trainer.max_nonfinite", "trainer.dry_run", "data.val_batch_size", "data.root", "custom_imports",
-    "allow_failed_imports",
+    "trainer.max_nonfinite", "trainer.dry_run", "trainer.load_from", "trainer.load_strict", "trainer.compile",
+    "trainer.monitor", "trainer.monitor_mode", "data.val_batch_size", "data.root", "data.num_workers",
+    "data.pin_memory", "data.persistent_workers", "data.prefetch_factor", "custom_imports", "allow_failed_imports",
 )
 RUN_LENGTH = ("trainer.max_epochs", "trainer.max_iters")
 MAX_LISTED = 6
@@ -158,7 +160,11 @@ def restore(found: Found, model: torch.nn.Module, optimizer: torch.optim.Optimiz
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     checkpoint.set_rng_state(state["rng"])
-    return Progress(**state["progress"])
+    saved = dict(state["progress"])
+    if "best_acc" in saved:  # written before trainer.monitor: the best val/acc, -inf before any validation
+        best = saved.pop("best_acc")
+        saved["best"] = best if best != float("-inf") else None
+    return Progress(**saved)
 
 
 def restore_averaging(found: Found, averaging: Averaging) -> None:

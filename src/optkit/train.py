@@ -16,18 +16,21 @@ from typing import Callable, ContextManager, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from optkit import checkpoint, distributed, resume, validate
 from optkit.averaging import hooks as averaging_hooks
-from optkit.data import Dataset
+from optkit.batch_augment import BatchAugments, check_augments
+from optkit.data import DataSource
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, warn_batchnorm
 from optkit.instantiate import instantiate_at
+from optkit.load_from import load_weights
 from optkit.logging import RunLogger, summary_line
 from optkit.loop import Progress, Run, fit, training_inputs
+from optkit.loss import build_loss
+from optkit.models.build import build_model
 from optkit.multipass import step_class
 from optkit.optim import auto_scale_lr, build_optimizer, describe_param_groups, kernel
 from optkit.plan import WindowPlan, epoch_slices, make_timeline
@@ -76,7 +79,7 @@ def output_dir() -> Path:
 
 
 def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
-    """Train; return the best validation accuracy (what a sweeper maximises)."""
+    """Train; return the best value of `trainer.monitor` (what a sweeper optimises)."""
     started = time.perf_counter()
     validate.check(cfg)
     info = distributed.detect()
@@ -98,13 +101,19 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
                 print(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch}): this run is "
                       "finished; nothing to do", flush=True)
             distributed.shutdown(info)
-            return progress.best_acc
+            return float("nan") if progress.best is None else progress.best
+    loaded = load_weights(built.model, cfg.trainer.load_from, cfg.trainer.load_strict) if (
+        found is None and cfg.trainer.load_from is not None) else None
     warn_batchnorm(built.model, cfg.grad.accumulate)
+    if cfg.trainer.compile:
+        built.model.compile()  # in place: state_dict and parameter names keep their keys
     model = distributed.wrap(built.model, info, device)
     logger = RunLogger(run_dir, enabled=info.is_main, tensorboard=cfg.logging.tensorboard,
                        progress=cfg.logging.progress, total_steps=built.windows.max_steps, initial_step=progress.step)
     if found is not None:
         logger.message(f"resumed from {found[0]} at step {progress.step} (epoch {progress.epoch})")
+    if loaded is not None:
+        logger.message(loaded)
     logger.event("start", progress.step, resumed_from=None if found is None else str(found[0]),
                  cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
     scheduler = Scheduler(built.optimizer, built.schedule)
@@ -130,19 +139,20 @@ def run(cfg: DictConfig, run_dir: Optional[Path] = None) -> float:
         checkpoint=save, group_names=built.group_names, nonfinite=cfg.trainer.nonfinite,
         max_nonfinite=cfg.trainer.max_nonfinite, stop=StopRequest(info.world_size).install(), averaging=averaging,
         plateau=plateau, pruning=TrialPruning.from_environment(info),
+        train_batch=built.train_batch, monitor=cfg.trainer.monitor, monitor_mode=cfg.trainer.monitor_mode,
     )
     try:
         progress = fit(loop_run, progress)
         logger.hparams(cfg, {"val/acc": progress.last_val.get("val/acc", float("nan"))})
         if progress.step >= built.windows.max_steps:  # else an Optuna pruner stopped it ("pruned" event)
             logger.event("done", progress.step)
-        logger.finish(progress.step, summary_line(run_dir, progress.best_acc, progress.best_epoch,
+        logger.finish(progress.step, summary_line(run_dir, cfg.trainer.monitor, progress.best, progress.best_epoch,
                                                   time.perf_counter() - started))
     finally:
         loop_run.stop.restore()
         logger.close()
     distributed.shutdown(info)
-    return progress.best_acc
+    return float("nan") if progress.best is None else progress.best
 
 
 def dry_run_report(cfg: DictConfig, built: "Components", world_size: int = 1) -> str:
@@ -166,7 +176,7 @@ class Components:
     """What a run trains with, built from the config. `run` and the lr range test
     (`optkit.lr_find`) both build it here, so the test trains exactly what training would."""
 
-    data: Dataset
+    data: DataSource
     model: nn.Module
     optimizer: torch.optim.Optimizer
     group_names: list[str]
@@ -175,6 +185,7 @@ class Components:
     windows: WindowPlan
     autocast: Callable[[], ContextManager]
     scaler: Optional[torch.amp.GradScaler]
+    train_batch: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # with `augments` applied
 
 
 def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.device) -> Components:
@@ -184,24 +195,27 @@ def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.
     seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
 
     data = instantiate_at("data", cfg.data).to(device)
-    model = instantiate_at("model", cfg.model, in_shape=data.in_shape, num_classes=data.num_classes).to(device)
+    model = build_model(cfg.model, data.info()).to(device)
     optimizer = build_optimizer(model, cfg, info.world_size)
     group_names = [group.get("name", f"group{i}") for i, group in enumerate(optimizer.param_groups)]
     timeline = make_timeline(cfg, len(data.train), info)
     schedule = build_schedule(cfg, timeline)
     windows = WindowPlan(tuple(epoch_slices(cfg, len(data.train), info)), cfg.grad.accumulate,
                          cfg.grad.remainder, timeline.max_iters)
-    return Components(data, model, optimizer, group_names, timeline, schedule, windows, autocast, scaler)
+    augments = check_augments(cfg.augments, data.in_shape)
+    train_batch = BatchAugments(augments, data.num_classes, data.train_batch) if augments else data.train_batch
+    return Components(data, model, optimizer, group_names, timeline, schedule, windows, autocast, scaler,
+                      train_batch)
 
 
 def build_grad_step(cfg: DictConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scaler: Optional[torch.amp.GradScaler], autocast: Callable[[], ContextManager],
                     check_finite: bool = True) -> GradStep:
-    """The optimizer step `grad.*` asks for: cross-entropy, clipping, AMP scaling, and
+    """The optimizer step `grad.*` asks for: the `loss`, clipping, AMP scaling, and
     (training) the non-finite check; a closure optimizer's or SAM's own kind of step."""
     clip = cfg.grad.clip
     return step_class(optimizer)(
-        model, optimizer, F.cross_entropy,
+        model, optimizer, build_loss(cfg.loss),
         max_norm=None if clip is None else clip.max_norm,
         norm_type=2.0 if clip is None else clip.norm_type,
         clip_value=cfg.grad.clip_value, scaler=scaler, autocast=autocast, check_finite=check_finite,

@@ -20,12 +20,14 @@ from typing import Any, Optional
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from optkit.batch_augment import check_augments
 from optkit.data import DESCRIPTIONS
 from optkit.data.describe import check_files
 from optkit.errors import ConfigError, warn
 from optkit.instantiate import instantiate_at, locate_at
 from optkit.multipass import needs_closure
 from optkit.optim import auto_scale_lr
+from optkit.loss import build_loss
 from optkit.optim import paramwise as optim_paramwise
 from optkit.optim.groups import as_mapping, resolve_dcn_types
 from optkit.optim.sam import SAM
@@ -37,6 +39,8 @@ DEVICES = ("auto", "cpu", "cuda")
 AMP = ("bf16", "fp16")
 REMAINDERS = ("flush", "mmcv")
 NONFINITE = ("stop", "skip")
+MONITORS = ("val/acc", "val/acc5", "val/loss")
+MONITOR_MODES = ("max", "min")
 SEEDS = 2**32  # numpy's seed range
 
 
@@ -74,6 +78,10 @@ def check_trainer(t: DictConfig) -> None:
     check_resume(t.resume)
     check_choice("trainer.nonfinite", t.nonfinite, NONFINITE)
     positive("trainer.max_nonfinite", t.max_nonfinite)
+    check_choice("trainer.monitor", t.monitor, MONITORS)
+    check_choice("trainer.monitor_mode", t.monitor_mode, MONITOR_MODES)
+    if t.load_from is not None and not Path(t.load_from).is_file():
+        raise ConfigError("trainer.load_from", "no such file", t.load_from)
 
 
 def check_resume(resume: Optional[str]) -> None:
@@ -228,6 +236,16 @@ def check_swa_start(start_epoch: int, timeline: Timeline) -> None:
 def check_data(d: DictConfig) -> None:
     positive("data.batch_size", d.batch_size)
     positive("data.val_batch_size", d.val_batch_size)
+    if "num_workers" in d and not (isinstance(d.num_workers, int) and d.num_workers >= 0):
+        raise ConfigError("data.num_workers", "must be >= 0", d.num_workers)
+    positive("data.prefetch_factor", d.get("prefetch_factor"), allow_none=True)
+    for split in ("train", "val"):
+        node = d.get(split)
+        if isinstance(node, DictConfig) and "_target_" in node.keys():  # `in node` is False while ???
+            if OmegaConf.is_missing(node, "_target_"):
+                raise ConfigError(f"data.{split}._target_", "must name your Dataset class or factory, e.g. "
+                                  f"data.{split}._target_=my_pkg.data.MyDataset")
+            locate_at(f"data.{split}._target_", node._target_)
 
 
 def warn_suspicious(cfg: DictConfig, plan: Preview) -> None:
@@ -262,12 +280,14 @@ def check(cfg: DictConfig, *, iters_per_epoch: Optional[int] = None, data_files:
     for key in ("schedule", "warmup", "momentum", "wd_schedule", "ema", "swa"):
         if cfg.get(key) is not None:
             instantiate_at(key, cfg[key])
+    build_loss(cfg.loss)
     if cfg.ema is not None and cfg.swa is not None:
         raise ConfigError("swa", "model EMA and SWA are two averages of the same weights; pick one (ema=none or "
                           "swa=none)", "swa")
     plan = preview(cfg, iters_per_epoch) if cfg.data.get("_target_") in DESCRIPTIONS else None
     if plan is not None and cfg.swa is not None:
         check_swa_start(cfg.swa.start_epoch, plan.timeline)
+    check_augments(cfg.augments, None if plan is None else plan.in_shape)
     if data_files:
         check_files(cfg.data)
     if plan is not None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from optkit.data.cifar10 import check_cifar10_files, describe_cifar10
+from optkit.data.custom import describe_dataset
 from optkit.data.digits import describe_digits
+from optkit.data.image_folder import describe_image_folder
 from optkit.data.synthetic import describe_synthetic
 from optkit.data.tensors import DataInfo
 from optkit.errors import ConfigError
@@ -22,6 +24,8 @@ DESCRIPTIONS: dict[str, Callable[..., DataInfo]] = {
     "optkit.data.load_digits": describe_digits,
     "optkit.data.load_synthetic": describe_synthetic,
     "optkit.data.load_cifar10": describe_cifar10,
+    "optkit.data.load_dataset": describe_dataset,
+    "optkit.data.load_image_folder": describe_image_folder,
 }
 FILE_CHECKS: dict[str, Callable[..., None]] = {
     "optkit.data.load_cifar10": check_cifar10_files,

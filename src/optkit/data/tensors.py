@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import torch
 
@@ -58,6 +58,24 @@ class Dataset:
             x = self.input_transform(x)
         return x, self.train.y[index]
 
+    def begin_epoch(self, epoch: int, windows: Sequence[Any], seed: int, rank: int) -> None:
+        """Nothing to prepare: a batch is one gather (`optkit.data.StreamData` starts its loader here)."""
+
+    @property
+    def device(self) -> torch.device:
+        return self.val.y.device
+
+    @property
+    def index_device(self) -> torch.device:
+        """Where the epoch's index tensors go: beside the tensors they gather from."""
+        return self.train.y.device
+
+    def val_batches(self, batch_size: int, start: int, stop: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Validation samples `start:stop` as model inputs and targets, in batches."""
+        for s in batch_slices(stop - start, batch_size, drop_last=False):
+            x = self.val.x[start + s.start:start + s.stop]
+            yield (x if self.input_transform is None else self.input_transform(x)), self.val.y[start + s.start:start + s.stop]
+
     def info(self) -> DataInfo:
         return DataInfo(tuple(self.in_shape), self.num_classes, len(self.train))
 
@@ -86,8 +104,3 @@ def shard(order: torch.Tensor, rank: int, world: int) -> torch.Tensor:
 def batch_slices(n: int, batch_size: int, drop_last: bool) -> list[slice]:
     stop = n - n % batch_size if drop_last else n
     return [slice(i, min(i + batch_size, n)) for i in range(0, stop, batch_size)]
-
-
-def eval_batches(split: TensorSplit, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    for s in batch_slices(len(split), batch_size, drop_last=False):
-        yield split.x[s], split.y[s]

@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # torch is imported when the test runs, not for --help or a b
     from omegaconf import DictConfig
     from torch import nn
 
-    from optkit.data import Dataset
+    from optkit.data import DataSource
     from optkit.grad import GradStep
     from optkit.plan import Window, WindowPlan
 
@@ -115,7 +115,7 @@ def range_test(model: nn.Module, grad_step: GradStep, windows: Iterator[Window],
     return Curve(lrs[:n], np.array(losses), np.array(tracker.values), stopped_at, seconds)
 
 
-def training_windows(plan: WindowPlan, data: Dataset, seed: int, shuffle: bool, first_epoch: int,
+def training_windows(plan: WindowPlan, data: DataSource, seed: int, shuffle: bool, first_epoch: int,
                      num_iters: int) -> Iterator[Window]:
     """Training's optimizer steps from the start of `first_epoch` on, as many as wanted. With
     `grad.remainder=mmcv` the run's end, whose last window MMCV rescales, is moved past the
@@ -127,11 +127,13 @@ def training_windows(plan: WindowPlan, data: Dataset, seed: int, shuffle: bool, 
         plan = dataclasses.replace(plan, max_iters=end)
 
     def order(e: int) -> torch.Tensor:
-        return epoch_order(len(data.train), e, seed, shuffle).to(data.train.y.device)
+        return epoch_order(len(data.train), e, seed, shuffle).to(data.index_device)
 
     epoch = first_epoch
     while True:
-        yield from plan.epoch(epoch, order)
+        windows = plan.epoch(epoch, order)
+        data.begin_epoch(epoch, windows, seed, 0)  # a streamed data set queues them in its loader
+        yield from windows
         epoch += 1
 
 
@@ -166,6 +168,6 @@ def find_lr(cfg: DictConfig, settings: RangeTest) -> Result:
     grad_step = build_grad_step(cfg, built.model, built.optimizer, built.scaler, built.autocast, check_finite=False)
     windows = training_windows(built.windows, built.data, cfg.trainer.seed, cfg.data.shuffle, progress.epoch,
                                settings.num_iters)
-    curve = range_test(built.model, grad_step, windows, built.data.train_batch, settings, ratios,
+    curve = range_test(built.model, grad_step, windows, built.train_batch, settings, ratios,
                        cfg.logging.log_every)
     return Result(curve, settings, float(base_lr), list(zip(built.group_names, ratios)), str(device), start)
