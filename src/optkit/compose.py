@@ -11,7 +11,7 @@ compose through the same check.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
@@ -75,3 +75,20 @@ def compose(overrides: list[str]) -> DictConfig:
     with open_dict(cfg):
         del cfg["hydra"]
     return cfg
+
+
+def default_config() -> dict[str, Any]:
+    """train.py's config with no overrides, resolved (without the `hydra` node): what a key
+    holds in a run that does not set it. Inside train.py's `hydra.main` the running
+    application composes it (same search path, `--config-dir` included)."""
+    from hydra import compose as hydra_compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    if GlobalHydra.instance().is_initialized():
+        cfg = hydra_compose(CONFIG_NAME)
+    else:
+        with initialize_config_module(config_module=CONF_SEARCH_PATH.removeprefix("pkg://"), version_base="1.3",
+                                      job_name=CONFIG_NAME):
+            cfg = hydra_compose(CONFIG_NAME)
+    return OmegaConf.to_container(cfg, resolve=True)

@@ -93,6 +93,22 @@ def changed_keys(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[s
             if key.endswith("._target_") or not is_under(key, replaced)}
 
 
+def with_later_keys(saved: Any, defaults: Any) -> Any:
+    """`saved` with the keys it lacks taken from `defaults` (train.py's config without
+    overrides), at every depth. A checkpoint written before optkit gained a key (`loss`,
+    `ema`, `trainer.monitor`, ...) ran as that key's default runs, so the default is what
+    it is compared with. A node whose `_target_` differs from the default's is another
+    option and keeps exactly its saved keys."""
+    if not isinstance(saved, Mapping) or not isinstance(defaults, Mapping):
+        return saved
+    if saved.get("_target_") != defaults.get("_target_"):
+        return saved
+    merged = dict(saved)
+    for key, value in defaults.items():
+        merged[key] = with_later_keys(saved[key], value) if key in saved else value
+    return merged
+
+
 def run_length(cfg: Any, iters_per_epoch: int) -> int:
     return cfg["trainer"]["max_iters"] or cfg["trainer"]["max_epochs"] * iters_per_epoch
 
@@ -130,6 +146,11 @@ def check_config(found: Found, cfg: DictConfig, timeline: Timeline, groups: list
         return
     current = OmegaConf.to_container(cfg, resolve=True)
     changes = changed_keys(saved, current)
+    if any(before == _ABSENT for before, _ in changes.values()):
+        from optkit.compose import default_config
+
+        saved = with_later_keys(saved, default_config())
+        changes = changed_keys(saved, current)
     if changes and all(is_under(key, RUN_LENGTH) for key in changes) and same_curves(saved, cfg, timeline, groups):
         changes = {}
     if not changes:
