@@ -12,7 +12,7 @@ def test_help_lists_groups_and_options(train_cli):
     assert out.returncode == 0
     for line in ("optimizer: adam, adamax, adamw", "schedule: cosine, cosine_restart, cyclic, exp, fixed",
                  "warmup: constant, exp, linear, none",
-                 "model: cnn, mlp, resnet, vit_tiny", "data: cifar10, digits, synthetic",
+                 "model: cnn, custom, mlp, resnet, vit_tiny", "data: cifar10, dataset, digits, image_folder, synthetic",
                  "hydra/launcher: local, slurm", "hydra/sweeper: optuna_search"):
         assert line.split(":")[0] in out.stdout and line.split(": ")[1] in out.stdout
 
