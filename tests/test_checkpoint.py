@@ -59,6 +59,26 @@ def test_no_temporary_file_is_left_when_saving_fails(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_ctrl_c_inside_torch_save_stays_a_ctrl_c_and_keeps_the_old_file(tmp_path, monkeypatch):
+    """torch.save turns an interrupt in a write into its own RuntimeError; the second Ctrl-C
+    must still end the run as a Ctrl-C (exit 130), with the last good file in place."""
+    checkpoint.atomic_save({"v": torch.tensor(1)}, tmp_path / "last.pt")
+    writes = []
+
+    def interrupted_write(self, data):
+        writes.append(len(data))
+        if len(writes) == 3:
+            raise KeyboardInterrupt
+        return self.f.write(data)
+
+    monkeypatch.setattr(checkpoint.RecordingFile, "write", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.atomic_save({"v": torch.zeros(1000), "w": torch.zeros(1000)}, tmp_path / "last.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    monkeypatch.undo()
+    assert checkpoint.load(tmp_path / "last.pt")["v"].item() == 1
+
+
 def corrupt(path):
     data = path.read_bytes()
     path.unlink()  # a new inode: prev.pt may be a hard link to the old one

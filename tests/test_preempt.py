@@ -210,9 +210,10 @@ def test_a_second_ctrl_c_on_a_terminal_stops_at_once_and_keeps_the_last_checkpoi
     os.write(master, b"\x03")
     time.sleep(0.01)  # two signals at one instant would reach the handler as one
     os.write(master, b"\x03")
-    assert proc.wait(timeout=120) == 130
+    status = proc.wait(timeout=120)
     time.sleep(0.2)
     os.close(master)
+    assert status == 130, terminal_lines(output)
     lines = terminal_lines(output)
     assert not any("Traceback" in line or "KeyboardInterrupt" in line for line in lines), lines
     stops = [line for line in lines if line.startswith("optkit:")]

@@ -59,6 +59,17 @@ class RecordingFile:
         self.f.flush()
 
 
+def interrupt_behind(err: BaseException) -> Optional[KeyboardInterrupt]:
+    """The Ctrl-C (or `preempt.Aborted`) that `err` was raised while handling, if any:
+    torch.save's zip writer, closed while a KeyboardInterrupt passes through it, raises a
+    RuntimeError about zip positions of its own, which would turn a second Ctrl-C into a crash."""
+    while err is not None:
+        if isinstance(err, KeyboardInterrupt):
+            return err
+        err = err.__context__
+    return None
+
+
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temporary file, fsync, rename over `path`. A failed write (no space,
     read-only, permission) leaves `path` as it was and is one `OutputError` naming it."""
@@ -76,6 +87,9 @@ def atomic_save(obj: Any, path: Path) -> None:
         os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        interrupt = interrupt_behind(err)
+        if interrupt is not None:
+            raise interrupt from None
         cause = err if isinstance(err, OSError) else recording.error if recording is not None else None
         if cause is not None:
             raise OutputError(path, cause.strerror or str(cause)) from None
