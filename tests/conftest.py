@@ -5,6 +5,7 @@ Tests marked `slow` (subprocess runs, sweeps, SLURM, DDP) run after the fast one
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,13 @@ from optkit.errors import forget_warnings
 from tests.slurm_cluster import slurm_cluster  # noqa: F401  (session fixture: a real local SLURM)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as in a shell's foreground job: pytest started in the background of a script
+    inherits SIGINT ignored, and so would every run it starts, and the Ctrl-C tests with it."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

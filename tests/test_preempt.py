@@ -16,15 +16,19 @@ import time
 import pytest
 import torch
 
+from optkit import errors
+from optkit.errors import exit_stopped
 from optkit.preempt import Aborted, Preempted, StopRequest
 from tests.conftest import LONG_RUN, LONG_RUN_ENV, REPO, run_train, wait_for_training, weight_difference
 
 
 @pytest.fixture
 def stop():
+    sigint = signal.getsignal(signal.SIGINT)
     request = StopRequest().install()
     yield request
     request.restore()
+    signal.signal(signal.SIGINT, sigint)  # restore() leaves it ignored after a Ctrl-C, for the stop line
 
 
 def test_signal_is_recorded_not_acted_on(stop):
@@ -51,6 +55,23 @@ def test_previous_python_handler_runs_after_the_checkpoint():
         assert signal.getsignal(signal.SIGUSR2) is not request._record
     finally:
         signal.signal(signal.SIGUSR2, old)
+
+
+def test_a_run_stopping_on_ctrl_c_ignores_the_next_until_its_line_is_out_then_exits_at_once_on_it():
+    old = signal.getsignal(signal.SIGINT)
+    try:
+        quiet = StopRequest().install()
+        quiet.restore()  # no signal came: the previous handler is back
+        assert signal.getsignal(signal.SIGINT) is old
+        request = StopRequest().install()
+        os.kill(os.getpid(), signal.SIGINT)
+        request.restore()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        with pytest.raises(SystemExit) as info:
+            exit_stopped(None, 143)
+        assert info.value.code == 143 and signal.getsignal(signal.SIGINT) is errors._exit_at_once
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def test_ignored_signals_stay_ignored():

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from optkit.compose import CONFIG_NAME, check_command_line
 from optkit.config import CONF_DIR, CONF_SEARCH_PATH
-from optkit.errors import EXIT_INTERRUPTED, NonFiniteError, OptkitError, OutputError, entry_point, exit_error
+from optkit.errors import NonFiniteError, OptkitError, OutputError, entry_point, exit_error, exit_stopped
 from optkit.hydra_errors import config_error_from_hydra
 from optkit.hydra_private import app, compose_job, parse_args
 from optkit.jobs import job_overrides  # noqa: F401  (optkit.cli.job_overrides, as before the split)
@@ -141,16 +141,13 @@ def train_task(cfg: DictConfig) -> Optional[float]:
     try:
         return run(cfg)
     except Preempted as stop:
-        if detect().is_main:
-            print(f"optkit: {stop.label}: {stop.message()}; to resume, {resume_advice()}", file=sys.stderr)
-        sys.exit(stop.exit_code)
+        line = f"optkit: {stop.label}: {stop.message()}; to resume, {resume_advice()}"
+        exit_stopped(line if detect().is_main else None, stop.exit_code)
     except KeyboardInterrupt as stop:  # Ctrl-C before the loop took SIGINT over, or a second one
-        if detect().is_main:
-            what = ("a second SIGINT stopped the run at once" if isinstance(stop, Aborted)
-                    else "SIGINT before training started")
-            print(f"optkit: interrupted: {what}, the last checkpoint is kept; to resume, {resume_advice()}",
-                  file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        what = ("a second SIGINT stopped the run at once" if isinstance(stop, Aborted)
+                else "SIGINT before training started")
+        line = f"optkit: interrupted: {what}, the last checkpoint is kept; to resume, {resume_advice()}"
+        exit_stopped(line if detect().is_main else None)
     except Exception as err:
         if isinstance(err, OSError):  # a write no call site named (they raise OutputError)
             err = OutputError.from_os(err, output_dir())

@@ -14,7 +14,9 @@ import contextlib
 import difflib
 import functools
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NoReturn, Optional, TypeVar
 
@@ -145,8 +147,7 @@ def entry_point(main: Callable[..., T]) -> Callable[..., T]:
         except OSError as err:
             exit_error(OutputError.from_os(err))
         except KeyboardInterrupt:
-            print("optkit: interrupted: SIGINT", file=sys.stderr)
-            sys.exit(EXIT_INTERRUPTED)
+            exit_stopped("optkit: interrupted: SIGINT")
 
     return wrapper
 
@@ -191,6 +192,26 @@ def forget_warnings() -> None:
 def exit_error(err: OptkitError) -> NoReturn:
     print(f"optkit: {err.label}: {err.message()}", file=sys.stderr)
     sys.exit(err.exit_code)
+
+
+def exit_stopped(line: Optional[str], code: int = EXIT_INTERRUPTED) -> NoReturn:
+    """A run stopped by a signal or a Ctrl-C: its one line (None on the ranks that do not
+    speak) and `code`. A Ctrl-C while the line is printed is ignored and one during the
+    shutdown after it (DataLoader workers, TensorBoard's writer, finalizers) exits at once
+    with 130: Python's handler would raise a KeyboardInterrupt there and print a traceback."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if line is not None:
+        print(line, file=sys.stderr)
+    if main_thread:
+        signal.signal(signal.SIGINT, _exit_at_once)
+    sys.exit(code)
+
+
+def _exit_at_once(signum: int, frame: Any) -> None:
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def exit_config_error(err: ConfigError) -> NoReturn:

@@ -96,8 +96,11 @@ class StopRequest:
         return self
 
     def restore(self) -> None:
+        """Give the signals back; a run stopping on one ignores further Ctrl-Cs until its stop
+        line is printed (`errors.exit_stopped`), which Python's handler would cut short."""
         for signum, previous in self.previous.items():
-            signal.signal(signum, previous)
+            stopping = signum == signal.SIGINT and self.signum is not None
+            signal.signal(signum, signal.SIG_IGN if stopping else previous)
         self.previous.clear()
 
     def _record(self, signum: int, frame: Any) -> None:
