@@ -56,7 +56,9 @@ EXPECTED = {
         "convert_to_iter_based:true},{type:CosineAnnealingLR,eta_min:1e-05,by_epoch:true,begin:20}]' "
         "paramwise.flat_decay_mult=0.0 "
         "'++paramwise.custom_keys={.absolute_pos_embed:{decay_mult:0.0},.relative_position_bias_table:{decay_mult:0.0}}' "
-        "paramwise.rule_order=mmengine trainer.max_epochs=300 trainer.eval_every=1 trainer.ckpt_every=1 logging.log_every=100",
+        "paramwise.rule_order=mmengine trainer.max_epochs=300 trainer.eval_every=1 trainer.ckpt_every=1 logging.log_every=100 "
+        "'augments=[{type:BatchMixup,alpha:0.8,prob:0.5},{type:BatchCutMix,alpha:1.0,prob:0.5}]' "
+        "loss.label_smoothing=0.1",
 }
 
 

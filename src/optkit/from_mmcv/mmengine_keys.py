@@ -29,7 +29,8 @@ from optkit.errors import ConfigError
 from optkit.from_mmcv import hooks
 from optkit.from_mmcv.match import match_options
 from optkit.from_mmcv.read import Unevaluable
-from optkit.from_mmcv.translate import DATA_SETS, OTHER_KEYS as MMCV_KEYS
+from optkit.from_mmcv import model_keys
+from optkit.from_mmcv.translate import DATA_SETS, STREAMED_ONLY
 from optkit.from_mmcv.translate import (PARAMWISE_FIELDS, accumulate, custom_imports, loss_scale, optimizer_arguments,
                                         paramwise)
 from optkit.from_mmcv.translation import ABSENT, Translation, checked_dict, evaluated, fmt, take
@@ -80,7 +81,7 @@ def translate_mmengine(cfg: dict[str, Any], source: str) -> Translation:
         if key not in HANDLERS and not (key in DEFAULT_LOOPS and cfg[key] == {}):
             t.skip(key, OTHER_KEYS.get(key, "not a setting MMEngine's runner reads (a variable of the file?)"))
     match_options(t)
-    t.dropped = [line for line in t.skipped if line.split(".")[0].split(":")[0] in SETTINGS]
+    t.dropped = [line for line in t.skipped if line.split(":")[0].startswith(SETTINGS)]
     return t
 
 
@@ -266,6 +267,9 @@ def train_dataloader(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     batch_size = take("train_dataloader", d, "batch_size", t)
     if batch_size is not ABSENT:
         t.set(("data", "batch_size"), batch_size)
+    for name in ("num_workers", "persistent_workers", "pin_memory"):
+        if take("train_dataloader", d, name, t) is not ABSENT:
+            t.skip(f"train_dataloader.{name}", f"data.{name}: {STREAMED_ONLY}")
     if d:
         t.skip("train_dataloader", f"{', '.join(sorted(d))}: {DATA_SETS}")
 
@@ -279,18 +283,18 @@ HANDLERS: dict[str, Callable[[Any, Translation, dict[str, Any]], None]] = {
     "auto_scale_lr": auto_scale_lr,
     "train_dataloader": train_dataloader,
     "custom_imports": custom_imports,
+    "model": model_keys.model,
+    "load_from": model_keys.load_from,
 }
 # Optimization settings: a line about one of these means the run would differ (exit status 1).
 SETTINGS = ("optim_wrapper", "param_scheduler", "train_cfg", "default_hooks", "custom_hooks", "auto_scale_lr",
-            "custom_imports")
+            "custom_imports", "model.head.loss", "model.train_cfg")
 OTHER_KEYS = {
-    "model": MMCV_KEYS["model"],
     "data_preprocessor": DATA_SETS, "dataset_type": DATA_SETS, "train_pipeline": DATA_SETS,
     "test_pipeline": DATA_SETS, "val_dataloader": DATA_SETS, "test_dataloader": DATA_SETS,
     "val_evaluator": "optkit evaluates accuracy every trainer.eval_every epochs",
     "test_evaluator": "optkit evaluates accuracy every trainer.eval_every epochs",
     "val_cfg": "optkit's validation loop has no settings", "test_cfg": "optkit has no test loop",
-    "load_from": "an MMEngine checkpoint; optkit resumes only its own (trainer.resume)",
     "resume": "optkit resumes with trainer.resume",
     "randomness": "optkit seeds with trainer.seed and trainer.deterministic",
     "env_cfg": "the distributed backend comes from torchrun / SLURM",

@@ -30,7 +30,7 @@ import dataclasses
 from typing import Any, Callable, Optional
 
 from optkit.config import ParamwiseConfig
-from optkit.from_mmcv import hooks
+from optkit.from_mmcv import hooks, model_keys
 from optkit.from_mmcv import mmcv_names as mm
 from optkit.from_mmcv.catalogue import option_file, options, policy_default, same, torch_optimizer_options
 from optkit.from_mmcv.match import match_options
@@ -415,20 +415,21 @@ HANDLERS: dict[str, Callable[[Any, Translation, dict[str, Any]], None]] = {
     "custom_imports": custom_imports,
     "custom_hooks": hooks.custom_hooks,
     "auto_scale_lr": hooks.auto_scale_lr,
+    "model": model_keys.model,
+    "load_from": model_keys.load_from,
 }
 
+STREAMED_ONLY = "a setting of data=dataset|image_folder (optkit's bundled data sets are in memory)"
 DATA_SETS = "data sets are optkit options (data=" + "|".join(options("data")) + ")"
 DATA_KEYS = {
-    "workers_per_gpu": "optkit keeps data sets in memory: no loader workers",
+    "workers_per_gpu": f"data.num_workers: {STREAMED_ONLY}",
     "train": DATA_SETS, "val": DATA_SETS, "test": DATA_SETS,
 }
 OTHER_KEYS = {
-    "model": "models are optkit options (model=" + "|".join(options("model")) + ")",
     "dataset_type": DATA_SETS, "img_norm_cfg": DATA_SETS, "train_pipeline": DATA_SETS, "test_pipeline": DATA_SETS,
     "evaluation": "optkit evaluates every trainer.eval_every epochs",
     "checkpoint_config": "optkit checkpoints every trainer.ckpt_every epochs",
     "log_config": "optkit logs every logging.log_every steps (TensorBoard, metrics.jsonl)",
-    "load_from": "an MMCV checkpoint; optkit resumes only its own (trainer.resume)",
     "resume_from": "an MMCV checkpoint; optkit resumes only its own (trainer.resume)",
     "dist_params": "the distributed backend comes from torchrun / SLURM",
     **{key: "no optkit equivalent" for key in ("log_level", "workflow", "work_dir", "gpu_ids", "seed", "device",
