@@ -38,7 +38,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_doc import bench_args, machine, markers, publish  # noqa: E402
+from bench_doc import bench_args, load_average, machine, markers, publish  # noqa: E402
 from optkit import distributed  # noqa: E402
 from optkit.compose import compose  # noqa: E402
 from optkit.data.image_folder import ImageFolder, list_images  # noqa: E402
@@ -155,6 +155,7 @@ def main() -> None:
     known, rest = extra.parse_known_args()
     sys.argv[1:] = rest
     args, _ = bench_args(__doc__.splitlines()[0], repeats=3)
+    load = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "images"
         write_images(root, known.images)
@@ -184,8 +185,8 @@ def main() -> None:
         "",
         f"`python scripts/bench_data.py --images {known.images} --workers {known.workers} --repeats {args.repeats} "
         f"--threads {args.threads}` — torch {torch.__version__}, {args.threads} thread(s), {machine()}, "
-        f"{datetime.date.today()}. **The machine was shared** (2 cores for several busy users while this ran): "
-        "compare the rows of one table, measured interleaved, not absolute times across tables.",
+        f"{datetime.date.today()}, {load}: compare the rows of one table, measured interleaved, not absolute "
+        "times across tables.",
         "",
         f"One epoch of SmallCNN (AdamW, cosine per step) on {known.images} generated 32×32 JPEGs (10 classes, "
         f"+{known.images // 5} validation images), batch {BATCH}, {known.workers} DataLoader workers decoding with "

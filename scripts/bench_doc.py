@@ -43,6 +43,12 @@ def machine(device: torch.device = torch.device("cpu")) -> str:
     return f"{names[0] if names else platform.machine()}, {os.cpu_count()} logical CPUs"
 
 
+def load_average() -> str:
+    """The 1-minute load average as the run starts: on a shared machine absolute times move
+    with it, the side-by-side ratios much less."""
+    return f"load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else "load unknown"
+
+
 def write_section(name: str, section: str) -> None:
     """Replace the section between `name`'s markers (or append it); `section` includes them."""
     start, end = markers(name)

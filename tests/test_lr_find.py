@@ -146,6 +146,20 @@ def test_param_groups_keep_their_paramwise_ratios(monkeypatch):
     assert result.base_lr == cfg.optimizer.lr
 
 
+def test_sam_sweeps_its_base_optimizers_lr(monkeypatch):
+    """SAM keeps the lr in optimizer.base: the test scales it and suggests a value for it."""
+    cfg = compose_config([*MLP, "optimizer=sam", "optimizer.base.lr=0.05"])
+    settings = RangeTest(num_iters=6, min_lr=1e-4, max_lr=1e-1)
+    seen = []
+    sgd_step = torch.optim.SGD.step
+    monkeypatch.setattr(torch.optim.SGD, "step", lambda self, *a, **k: (seen.append(self.param_groups[0]["lr"]),
+                                                                         sgd_step(self, *a, **k))[1])
+    result = find_lr(cfg, settings)
+    assert result.lr_key == "optimizer.base.lr" and result.base_lr == 0.05
+    np.testing.assert_allclose(seen, settings.lrs(), rtol=1e-12)
+    assert lr_find.lr_key(compose_config(SGD)) == "optimizer.lr"
+
+
 def test_one_lr_per_optimizer_step_with_accumulation_and_bf16(monkeypatch):
     seen = steps_seen(monkeypatch)
     for remainder in ("flush", "mmcv"):

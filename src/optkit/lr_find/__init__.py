@@ -5,7 +5,7 @@ arguments, output and `main`). The names below are the package's public API.
 """
 from optkit.lr_find.algorithm import MODES, SKIP_START, Curve, RangeTest, SmoothedLoss, lr_ramp, steepest_descent
 from optkit.lr_find.cli import TOOL_ARGS, USAGE, main
-from optkit.lr_find.runner import Result, find_lr, group_ratios, range_test, restored, training_windows
+from optkit.lr_find.runner import Result, find_lr, group_ratios, lr_key, range_test, restored, training_windows
 
 __all__ = [
     "MODES",
@@ -18,6 +18,7 @@ __all__ = [
     "SmoothedLoss",
     "find_lr",
     "group_ratios",
+    "lr_key",
     "lr_ramp",
     "main",
     "range_test",

@@ -79,7 +79,7 @@ def plot(result: Result, out: Path, title: str) -> None:
     if len(finite):
         ax.set_ylim(0.95 * min(finite.min(), raw.min()), 1.1 * finite.max())
     ax.set_xscale("log")
-    ax.set_xlabel("lr (optimizer.lr; every param group keeps its multiplier)")
+    ax.set_xlabel(f"lr ({result.lr_key}; every param group keeps its multiplier)")
     ax.set_ylabel("training loss")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(loc="best", fontsize="small")
@@ -138,4 +138,4 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
              "(try a lower min_lr, or more num_iters)")
         return
     lr = f"{result.curve.lr[suggestion]:.3g}"
-    print(f"suggested lr: {lr} (override: optimizer.lr={lr})")
+    print(f"suggested lr: {lr} (override: {result.lr_key}={lr})")

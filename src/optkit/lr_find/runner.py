@@ -45,12 +45,19 @@ if TYPE_CHECKING:  # torch is imported when the test runs, not for --help or a b
     from optkit.plan import Window, WindowPlan
 
 
-def group_ratios(groups: Sequence[dict[str, Any]], base_lr: Optional[float]) -> list[float]:
-    """Each group's paramwise lr multiplier of `optimizer.lr` (`lr_mult`, set where the groups
-    were built: optkit.schedule.keys)."""
+def lr_key(cfg: DictConfig) -> str:
+    """The config key of the lr the test sweeps: a wrapper such as SAM keeps it in its base
+    optimizer's node (`optimizer.base.lr`)."""
+    node = cfg.optimizer
+    return "optimizer.base.lr" if "lr" not in node and "base" in node else "optimizer.lr"
+
+
+def group_ratios(groups: Sequence[dict[str, Any]], base_lr: Optional[float], key: str = "optimizer.lr") -> list[float]:
+    """Each group's paramwise lr multiplier of the base lr `key` (`lr_mult`, set where the
+    groups were built: optkit.schedule.keys)."""
     if base_lr is None or not base_lr > 0:
-        raise ConfigError("optimizer.lr", "must be > 0 for the lr range test (it scales each group's "
-                          "multiplier of optimizer.lr)", base_lr)
+        raise ConfigError(key, f"must be > 0 for the lr range test (it scales each group's multiplier of {key})",
+                          base_lr)
     return [group["lr_mult"] for group in groups]
 
 
@@ -145,10 +152,13 @@ class Result:
     groups: list[tuple[str, float]]  # (name, lr multiplier)
     device: str
     start: str  # "fresh init" or the checkpoint's path
+    lr_key: str = "optimizer.lr"  # the config key the suggestion is for
 
 
 def find_lr(cfg: DictConfig, settings: RangeTest) -> Result:
     """The range test of a composed config: built as training builds it, from its state."""
+    from omegaconf import OmegaConf
+
     from optkit import distributed, resume, validate
     from optkit.loop import Progress
     from optkit.train import build_components, build_grad_step, pick_device
@@ -157,8 +167,9 @@ def find_lr(cfg: DictConfig, settings: RangeTest) -> Result:
     info = distributed.DistInfo()  # one process, whatever launched it
     device = pick_device(cfg.trainer.device, info)
     built = build_components(cfg, info, device)
-    base_lr = cfg.optimizer.get("lr")
-    ratios = group_ratios(built.optimizer.param_groups, base_lr)  # before a checkpoint's groups replace them
+    key = lr_key(cfg)
+    base_lr = OmegaConf.select(cfg, key)
+    ratios = group_ratios(built.optimizer.param_groups, base_lr, key)  # before a checkpoint's groups replace them
     progress, start = Progress(), "fresh init"
     if cfg.trainer.resume not in (None, "auto"):
         found = resume.find(cfg.trainer.resume, Path.cwd())
@@ -170,4 +181,4 @@ def find_lr(cfg: DictConfig, settings: RangeTest) -> Result:
                                settings.num_iters)
     curve = range_test(built.model, grad_step, windows, built.train_batch, settings, ratios,
                        cfg.logging.log_every)
-    return Result(curve, settings, float(base_lr), list(zip(built.group_names, ratios)), str(device), start)
+    return Result(curve, settings, float(base_lr), list(zip(built.group_names, ratios)), str(device), start, key)
