@@ -37,6 +37,25 @@ def test_a_held_lock_names_its_holder_and_dies_with_it(tmp_path):
     release(acquire(tmp_path, "hydra.run.dir"))  # SIGKILL left no stale lock
 
 
+FORK = "import os, sys, time; from optkit.lock import acquire; acquire(__import__('pathlib').Path(sys.argv[1]), 'k'); " \
+       "pid = os.fork(); time.sleep(60) if pid == 0 else (print(pid, flush=True), time.sleep(60))"
+
+
+def test_a_forked_child_does_not_keep_the_lock_after_its_parent_dies(tmp_path):
+    """DataLoader workers are forked and outlive a SIGKILLed run for a few seconds: its
+    resume must find the directory free at once."""
+    proc = subprocess.Popen([sys.executable, "-c", FORK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    child = int(proc.stdout.readline())
+    try:
+        with pytest.raises(ConfigError):
+            acquire(tmp_path, "hydra.run.dir")  # the parent still holds it
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        release(acquire(tmp_path, "hydra.run.dir"))
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 def test_released_lock_can_be_taken_again(tmp_path):
     fd = acquire(tmp_path / "new", "hydra.run.dir")
     assert (tmp_path / "new" / LOCK).read_text() == str(os.getpid())

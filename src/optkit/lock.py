@@ -10,7 +10,9 @@ before Hydra creates the run directory or writes `.hydra/`, so the lock comes fi
 `-m` sweep locks its sweep directory the same way. Only the main process of a torchrun /
 `srun` launch takes it (its other ranks share rank 0's directory). The kernel releases a
 flock when its process ends, however it ends: a run killed with SIGKILL leaves no stale
-lock, and the next run (its resume) takes it at once.
+lock, and the next run (its resume) takes it at once. A flock belongs to the open file, which a
+fork shares, so a forked child (a DataLoader worker, alive for seconds after its parent's
+SIGKILL) closes its copy at once: the lock stays the run's alone.
 """
 from __future__ import annotations
 
@@ -56,7 +58,20 @@ def acquire(directory: Path, key: str) -> Optional[int]:
     except OutputError:
         os.close(fd)
         raise
+    _held.add(fd)
     return fd
+
+
+_held: set[int] = set()  # this process's lock descriptors
+
+
+def _forget_in_child() -> None:
+    for fd in _held:
+        os.close(fd)  # only this process's reference: the parent keeps its lock
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def reserve(fd: int) -> None:
@@ -69,6 +84,7 @@ def reserve(fd: int) -> None:
 
 def release(fd: Optional[int]) -> None:
     if fd is not None:
+        _held.discard(fd)
         os.close(fd)
 
 
