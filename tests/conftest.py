@@ -4,13 +4,14 @@ Tests marked `slow` (subprocess runs, sweeps, SLURM, DDP) run after the fast one
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -108,6 +109,39 @@ def weight_difference(run_a: Path, run_b: Path) -> float:
 LONG_RUN = ["model=mlp", "model.hidden=[512,512]", "optimizer=sgd", "optimizer.lr=0.05", "optimizer.momentum=0.9",
             "trainer.max_iters=150", "trainer.deterministic=true", "trainer.device=cpu", "logging.log_every=5"]
 LONG_RUN_ENV = {"OMP_NUM_THREADS": "2"}
+
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+
+
+def torchrun(args: list[str], cwd: Path, delay_rank1: float = 0.0) -> subprocess.Popen:
+    """`torchrun --nproc_per_node=2 train.py ARGS` from `cwd`; rank 1 may start later, as on a busy node."""
+    command = f'if [ "$RANK" = 1 ]; then sleep {delay_rank1}; fi; exec "$0" "$@"'
+    return subprocess.Popen([*TORCHRUN, "--no-python", "bash", "-c", command, sys.executable, str(REPO / "train.py"),
+                             *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+
+
+@contextlib.contextmanager
+def killed_on_failure(proc: subprocess.Popen) -> Iterator[None]:
+    """torchrun and its workers are killed when the block fails (a hang, a timeout)."""
+    try:
+        yield
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
+@pytest.fixture(scope="session")
+def ddp_reference(tmp_path_factory) -> Path:
+    """The uninterrupted LONG_RUN on 2 DDP ranks × 32 (torchrun): its run dir. A resumed DDP run
+    ends bitwise where it ends; single-process training drifts from it by float rounding."""
+    cwd = tmp_path_factory.mktemp("ddp_reference")
+    proc = torchrun([*LONG_RUN, "data.batch_size=32", f"hydra.run.dir={cwd / 'run'}"], cwd)
+    with killed_on_failure(proc):
+        out = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, out
+    return cwd / "run"
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,9 @@
 that end where single-process training with the same global batch ends."""
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -17,9 +12,9 @@ import torch
 from optkit.cli import add_overrides, shared_output_dir
 from optkit.data import batch_slices, epoch_order, shard
 from optkit.distributed import DistInfo, detect
-from tests.conftest import LONG_RUN, REPO, compose_config, run_train, wait_for_training, weight_difference
+from tests.conftest import (LONG_RUN, compose_config, killed_on_failure, run_train, torchrun, wait_for_training,
+                            weight_difference)
 
-TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
 # SGD with momentum on an MLP (no BatchNorm): the global batch fully determines the step.
 COMMON = ["model=mlp", "optimizer=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9", "trainer.device=cpu",
           "trainer.deterministic=true", "logging.log_every=5", "logging.tensorboard=false"]
@@ -64,24 +59,6 @@ def test_single_process_needs_no_shared_run_dir():
 def test_extra_overrides_go_right_after_the_users():
     assert add_overrides(["a=1", "b=2", "-m"], ["c=3"]) == ["a=1", "b=2", "c=3", "-m"]
     assert add_overrides(["--cfg", "job"], ["c=3"]) == ["--cfg", "job", "c=3"]
-
-
-def torchrun(args: list[str], cwd: Path, delay_rank1: float = 0.0) -> subprocess.Popen:
-    """`torchrun --nproc_per_node=2 train.py ARGS` from `cwd`; rank 1 may start later, as on a busy node."""
-    command = f'if [ "$RANK" = 1 ]; then sleep {delay_rank1}; fi; exec "$0" "$@"'
-    return subprocess.Popen([*TORCHRUN, "--no-python", "bash", "-c", command, sys.executable, str(REPO / "train.py"),
-                             *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
-
-
-@contextlib.contextmanager
-def killed_on_failure(proc: subprocess.Popen) -> Iterator[None]:
-    """torchrun and its workers are killed when the block fails (a hang, a timeout)."""
-    try:
-        yield
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise
 
 
 def train_losses(run_dir: Path) -> list[float]:
@@ -131,12 +108,15 @@ def test_sigterm_stops_every_rank_at_one_step_after_saving(ddp_preempted):
 
 
 @pytest.mark.slow
-def test_resumed_ddp_run_matches_single_process_training(ddp_preempted, long_reference):
+def test_resumed_ddp_run_matches_the_uninterrupted_one(ddp_preempted, ddp_reference):
+    """Bitwise. Against single-process training these 150 steps drift apart by float summation
+    order (under 1e-5 on one CPU, 9e-4 on an Intel Xeon); test_ddp_with_accumulation_* bounds
+    DDP against one process on a short run."""
     assert ddp_preempted["second_rc"] == 0, ddp_preempted["second"]
     assert f"at step {ddp_preempted['stopped']}" in ddp_preempted["second"]
     run_dir = ddp_preempted["run_dirs"][0]
     assert torch.load(run_dir / "last.pt", weights_only=True)["progress"]["step"] == 150
-    assert weight_difference(run_dir, long_reference) < 1e-5
+    assert weight_difference(run_dir, ddp_reference) == 0.0
 
 
 @pytest.mark.slow

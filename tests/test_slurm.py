@@ -120,14 +120,16 @@ def test_preempted_job_is_requeued_resumes_and_matches_an_uninterrupted_run(slur
     assert weight_difference(run_dir, long_reference) == 0.0
 
 
-def test_ddp_job_of_two_srun_tasks_is_preempted_together_and_matches_one_process(slurm_cluster, tmp_path,
-                                                                                  long_reference):
-    """tasks_per_node=2: submitit starts 2 srun tasks, which train one model with DDP (2 × 32
-    ≡ 64). Both get SIGUSR2; rank 0 saves and requeues, rank 1 leaves without a result."""
+def test_ddp_job_of_two_srun_tasks_is_preempted_together_and_matches_torchrun(slurm_cluster, tmp_path,
+                                                                               ddp_reference):
+    """tasks_per_node=2: submitit starts 2 srun tasks, which train one model with DDP (2 × 32).
+    Both get SIGUSR2; rank 0 saves and requeues, rank 1 leaves without a result; the run ends
+    where an uninterrupted torchrun run of 2 ranks ends (one process with 64 drifts from both
+    by float summation order: 9e-4 after these 150 steps on an Intel Xeon)."""
     run_dir, job, _ = preempted_sweep(tmp_path / "sweep", ["hydra.launcher.tasks_per_node=2",
                                                           "hydra.launcher.cpus_per_task=1", "data.batch_size=32"])
     check_requeued_and_resumed(tmp_path / "sweep", run_dir, job)
     rank1 = (tmp_path / "sweep" / ".submitit" / job / f"{job}_1_log.out").read_text()
     assert "Not checkpointing nor requeuing since I am a slave (procid=1)" in rank1
     assert rank1.count("Starting with JobEnvironment") == 2
-    assert weight_difference(run_dir, long_reference) < 1e-5
+    assert weight_difference(run_dir, ddp_reference) < 1e-5
