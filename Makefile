@@ -24,5 +24,6 @@ train: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
+# one pytest-xdist worker per CPU, one torch thread each (two threads each would oversubscribe the cores)
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow" -n auto $(ARGS)
