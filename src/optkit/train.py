@@ -25,6 +25,7 @@ from optkit.batch_augment import BatchAugments, check_augments
 from optkit.data import DataSource
 from optkit.errors import ConfigError
 from optkit.grad import GradStep, warn_batchnorm
+from optkit.host_memory import keep_freed_memory
 from optkit.instantiate import instantiate_at
 from optkit.load_from import load_weights
 from optkit.logging import RunLogger, summary_line
@@ -191,6 +192,7 @@ class Components:
 def build_components(cfg: DictConfig, info: distributed.DistInfo, device: torch.device) -> Components:
     """AMP, seed, data, model, optimizer (paramwise groups), schedule and accumulation
     windows, in MMCV's runner order (the config is validated before)."""
+    keep_freed_memory()  # before the data's workers fork: they inherit it
     autocast, scaler = amp_setup(cfg.trainer.amp, device)
     seed_everything(cfg.trainer.seed, cfg.trainer.deterministic)
 
