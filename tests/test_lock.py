@@ -38,14 +38,14 @@ def test_a_held_lock_names_its_holder_and_dies_with_it(tmp_path):
 
 
 FORK = "import os, sys, time; from optkit.lock import acquire; acquire(__import__('pathlib').Path(sys.argv[1]), 'k'); " \
-       "pid = os.fork(); time.sleep(60) if pid == 0 else (print(pid, flush=True), time.sleep(60))"
+       "pid = os.fork(); pid == 0 and print(os.getpid(), flush=True); time.sleep(60)"
 
 
 def test_a_forked_child_does_not_keep_the_lock_after_its_parent_dies(tmp_path):
     """DataLoader workers are forked and outlive a SIGKILLed run for a few seconds: its
     resume must find the directory free at once."""
     proc = subprocess.Popen([sys.executable, "-c", FORK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
-    child = int(proc.stdout.readline())
+    child = int(proc.stdout.readline())  # printed by the child: its fork handlers have run
     try:
         with pytest.raises(ConfigError):
             acquire(tmp_path, "hydra.run.dir")  # the parent still holds it
