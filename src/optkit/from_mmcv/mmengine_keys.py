@@ -26,10 +26,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from optkit.errors import ConfigError
-from optkit.from_mmcv import hooks
+from optkit.from_mmcv import hooks, model_keys
 from optkit.from_mmcv.match import match_options
 from optkit.from_mmcv.read import Unevaluable
-from optkit.from_mmcv import model_keys
 from optkit.from_mmcv.translate import DATA_SETS, STREAMED_ONLY
 from optkit.from_mmcv.translate import (PARAMWISE_FIELDS, accumulate, custom_imports, loss_scale, optimizer_arguments,
                                         paramwise)

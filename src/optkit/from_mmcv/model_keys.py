@@ -33,10 +33,8 @@ def model(value: Any, t: Translation, cfg: dict[str, Any]) -> None:
     if train_cfg is not None:
         augments(train_cfg, t)
     head = d.get("head")
-    if isinstance(head, dict) and "loss" in head:
-        head = dict(head)
-        head_loss(take("model.head", head, "loss", t), t)
-        d["head"] = head
+    if isinstance(head, dict) and "loss" in head:  # the rest of the head is the network's
+        head_loss(take("model.head", dict(head), "loss", t), t)
     if d:
         t.skip("model", MODELS)
 
